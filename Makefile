@@ -1,0 +1,82 @@
+# flaskops.deploy — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(abspath .collections)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
+
+# Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13).
+SCENARIOS ?= $(shell ls -d molecule/*/ | xargs -n1 basename)
+SMOKE_SCENARIO ?= default
+SMOKE_DISTRO ?= debian13
+FLASKOPS_DISTRO ?= debian12
+# The test hosts' image for a distribution: your own (FLASKOPS_IMAGE_DEBIAN12=registry/...) or the local build.
+image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)-systemd:latest)
+
+.PHONY: help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean build bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the controller venv (.venv) with pinned ansible, molecule, linters
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+collection: $(COLLECTION_LINK) ## make this checkout importable as flaskops.deploy
+
+hosts: ## start a Docker engine and build the systemd test images
+	scripts/test-hosts.sh all
+
+lint: venv collection ## yamllint + ansible-lint (production profile)
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint
+
+unit: venv collection ## unit tests (modules, module_utils, templates, example app)
+	$(BIN)/python -m pytest -q tests/unit examples/hello_app/tests
+
+sanity: venv ## ansible-test sanity for plugins/
+	scripts/sanity.sh
+
+molecule: venv collection hosts ## every molecule scenario on Debian 12
+	set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s (debian12)"; FLASKOPS_DISTRO=debian12 FLASKOPS_IMAGE=$(call image_for,debian12) $(BIN)/molecule test -s $$s; done
+
+molecule-smoke: venv collection hosts ## the smoke scenario on Debian 13
+	FLASKOPS_DISTRO=$(SMOKE_DISTRO) FLASKOPS_IMAGE=$(call image_for,$(SMOKE_DISTRO)) $(BIN)/molecule test -s $(SMOKE_SCENARIO)
+
+scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS_DISTRO=debian13]
+	FLASKOPS_DISTRO=$(FLASKOPS_DISTRO) FLASKOPS_IMAGE=$(call image_for,$(FLASKOPS_DISTRO)) $(BIN)/molecule test -s $(S)
+
+test-fast: lint unit ## lint and unit tests only (no containers)
+
+test: lint unit sanity build molecule molecule-smoke ## everything CI runs
+
+build: venv ## build the collection tarball and install it into a scratch path
+	rm -rf .cache/build && mkdir -p .cache/build
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
+	$(BIN)/ansible-galaxy collection install --force -p .cache/build/installed .cache/build/flaskops-deploy-*.tar.gz
+	test -f .cache/build/installed/ansible_collections/flaskops/deploy/roles/app/tasks/main.yml
+
+demo: venv collection ## deploy the example app into a local container and query it through nginx over TLS
+	scripts/demo.sh up
+
+demo-clean: ## remove the demo container
+	scripts/demo.sh down
+
+bench: venv collection hosts ## run the benchmarks under bench/ (writes bench/results/*.json)
+	bench/run-all.sh
+
+clean: ## remove caches (keeps .venv and images)
+	rm -rf .cache .pytest_cache tests/output
