@@ -18,7 +18,10 @@ FLASKOPS_DISTRO ?= debian12
 # The test hosts' image for a distribution: your own (FLASKOPS_IMAGE_DEBIAN12=registry/...) or the local build.
 image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)-systemd:latest)
 
-.PHONY: help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean build bench clean
+surveys: venv ## regenerate the AWX surveys from the argument specs
+	$(BIN)/python scripts/awx-survey.py
+
+.PHONY: surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,7 +47,7 @@ lint: venv collection ## yamllint + ansible-lint (production profile)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint
 
-unit: venv collection ## unit tests (modules, module_utils, templates, example app)
+unit: venv collection build ## unit tests (modules, module_utils, templates, example app)
 	$(BIN)/python -m pytest -q tests/unit examples/hello_app/tests
 
 sanity: venv ## ansible-test sanity for plugins/
@@ -61,7 +64,7 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity build molecule molecule-smoke ## everything CI runs
+test: lint unit sanity molecule molecule-smoke ## everything CI runs
 
 build: venv ## build the collection tarball and install it into a scratch path
 	rm -rf .cache/build && mkdir -p .cache/build

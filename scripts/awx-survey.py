@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Generate AWX survey specs (awx/surveys/<template>.json) from the roles' argument specs.
+
+    scripts/awx-survey.py           write every survey listed in awx/surveys.yml
+    scripts/awx-survey.py --check   exit 1 when a committed survey differs from what the specs give
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SECRET = re.compile(r"(secret|password|token|key$)", re.IGNORECASE)
+
+
+def plain(text):
+    if isinstance(text, list):
+        text = " ".join(text)
+    return re.sub(r"\b[CVIOB]\(([^)]*)\)", r"\1", str(text or ""))
+
+
+def role_options(role):
+    spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    return spec["argument_specs"]["main"]["options"]
+
+
+def question(role, name):
+    options = role_options(role)
+    if name not in options:
+        raise SystemExit("awx/surveys.yml: %s is not an option of role %s" % (name, role))
+    opt = options[name]
+    kind = opt.get("type", "str")
+    default = opt.get("default", "")
+    q = {
+        "question_name": name.replace("_", " ").capitalize(),
+        "question_description": plain(opt.get("description")),
+        "variable": name,
+        "required": bool(opt.get("required", False)),
+        "default": "" if default is None else default,
+    }
+    if opt.get("choices"):
+        q.update(type="multiplechoice", choices=[str(c) for c in opt["choices"]])
+    elif kind == "bool":
+        q.update(type="multiplechoice", choices=["true", "false"], default=str(bool(default)).lower())
+    elif kind == "int":
+        q.update(type="integer", min=0, max=1000000)
+    elif kind in ("list", "dict"):
+        q.update(type="textarea", default=json.dumps(default) if default not in ("", None) else "")
+    elif opt.get("no_log") or SECRET.search(name):
+        q.update(type="password")
+    else:
+        q.update(type="text", min=0, max=1024)
+    return q
+
+
+def surveys():
+    config = yaml.safe_load((ROOT / "awx" / "surveys.yml").read_text(encoding="utf-8"))
+    for template, item in config.items():
+        spec = {
+            "name": item["name"],
+            "description": item["description"],
+            "spec": [question(*ref.split(".", 1)) for ref in item["questions"]],
+        }
+        yield template, json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    out = ROOT / "awx" / "surveys"
+    out.mkdir(exist_ok=True)
+    stale = []
+    for template, text in surveys():
+        path = out / ("%s.json" % template)
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path.relative_to(ROOT)))
+        else:
+            path.write_text(text, encoding="utf-8")
+            print("wrote %s" % path.relative_to(ROOT))
+    if stale:
+        print("out of date (run scripts/awx-survey.py): %s" % ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
