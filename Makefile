@@ -11,7 +11,7 @@ export PY_COLORS ?= 0
 COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13).
-SCENARIOS ?= $(shell ls -d molecule/*/ | xargs -n1 basename)
+SCENARIOS ?= $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
 SMOKE_SCENARIO ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: tree_hash
-author: flaskops.deploy maintainers
+author: flaskops.deploy maintainers (@flaskops)
 short_description: A stable content hash of a directory tree or a file on the controller
 description:
   - Returns the SHA-256 of a directory's files (their relative paths, modes and contents) or of a single file.

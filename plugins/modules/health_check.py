@@ -11,8 +11,8 @@ module: health_check
 short_description: Verify that a deployed web application answers as expected, and fail when it does not
 version_added: 0.1.0
 description:
-  - Sends HTTP(S) requests to a deployed application and checks the answer: status code, body text, a regular expression,
-    values in a JSON body, response headers, latency and, for HTTPS, how long the served certificate stays valid.
+  - "Sends HTTP(S) requests to a deployed application and checks the answer: status code, body text, a regular expression,
+    values in a JSON body, response headers, latency and, for HTTPS, how long the served certificate stays valid."
   - Meant to gate releases. When the application is not healthy after all attempts the module B(fails), so the play stops
     (or a C(rescue) block rolls back). The failed result still carries all the data described under RETURN, with
     RV(healthy=false) and a RV(msg) that names what did not match and shows the last response seen.
@@ -74,9 +74,9 @@ options:
     type: str
   json:
     description:
-      - Values expected in a JSON response body, keyed by dotted path, for example V({"status": "ok", "checks.db": "ok"}).
-      - Nested dicts are the same as dotted paths, so V({"checks": {"db": "ok"}}) equals V({"checks.db": "ok"}). A path
-        segment that is a number indexes into a list (V(items.0.name)). Only the given paths are compared.
+      - 'Values expected in a JSON response body, keyed by dotted path, for example V({"status": "ok", "checks.db": "ok"}).'
+      - 'Nested dicts are the same as dotted paths, so V({"checks": {"db": "ok"}}) equals V({"checks.db": "ok"}). A path
+        segment that is a number indexes into a list (V(items.0.name)). Only the given paths are compared.'
       - An expected string also matches the JSON text of a number, boolean or null (V("3") matches V(3), V("true")
         matches V(true)), since templated values often arrive as strings.
       - The check fails when the body is not JSON.
@@ -84,8 +84,8 @@ options:
   expect_headers:
     description:
       - Response headers that must be present, as a dict of header name to expected value. Names are case-insensitive.
-      - The header value must contain the expected value as a substring. An empty string only requires the header to be
-        present, for example V({"Strict-Transport-Security": "max-age=", "X-Request-Id": ""}).
+      - 'The header value must contain the expected value as a substring. An empty string only requires the header to be
+        present, for example V({"Strict-Transport-Security": "max-age=", "X-Request-Id": ""}).'
     type: dict
   validate_certs:
     description:
@@ -180,7 +180,7 @@ seealso:
 EXAMPLES = r"""
 - name: Check the application on its gunicorn socket, as nginx would reach it
   flaskops.deploy.health_check:
-    url: http://localhost/healthz
+    url: http://localhost/health
     unix_socket: /run/hello_app/gunicorn.sock
     headers:
       Host: app.example.com
@@ -195,9 +195,9 @@ EXAMPLES = r"""
 
 - name: Check the public URL through TLS from the controller
   flaskops.deploy.health_check:
-    url: "https://{{ inventory_hostname }}/healthz"
+    url: https://app.example.com/health
     status_code: [200]
-    body_contains: '"status": "ok"'
+    body_regex: '"status":\s*"ok"'
     expect_headers:
       Strict-Transport-Security: max-age=
       X-Content-Type-Options: nosniff
@@ -209,7 +209,7 @@ EXAMPLES = r"""
 
 - name: Check a test host that serves a certificate from the test CA
   flaskops.deploy.health_check:
-    url: https://app.test/healthz
+    url: https://app.test/health
     ca_path: /etc/ssl/certs/test-ca.pem
     retries: 3
 
@@ -226,20 +226,23 @@ EXAMPLES = r"""
   block:
     - name: Check the new release
       flaskops.deploy.health_check:
-        url: http://127.0.0.1:8000/healthz
-        body_regex: '^ok$'
+        url: http://127.0.0.1:8000/health
+        json:
+          status: ok
         retries: 15
         delay: 2
         success_threshold: 3
       register: app_health
   rescue:
-    - name: Show what did not match
-      ansible.builtin.debug:
-        var: app_health.mismatches
+    - name: Roll back to the previous release
+      ansible.builtin.include_tasks: rollback.yml
+    - name: Stop the play with what did not match
+      ansible.builtin.fail:
+        msg: "The new release is not healthy: {{ app_health.mismatches | join('; ') }}"
 
 - name: Record the state without failing the play
   flaskops.deploy.health_check:
-    url: http://127.0.0.1:8000/healthz
+    url: http://127.0.0.1:8000/health
   register: app_health
   failed_when: false
 
@@ -316,7 +319,6 @@ import http.client
 import os
 import re
 import socket
-import ssl
 import time
 import typing as t
 import urllib.error
@@ -472,7 +474,7 @@ def probe(params: dict[str, t.Any], is_https: bool) -> dict[str, t.Any]:
                 pass
 
     observation["elapsed_ms"] = int(round((time.monotonic() - start) * 1000))
-    if is_https and observation["cert_der"] is None:
+    if is_https and observation["cert_der"] is None and observation["status"] is not None:
         observation["cert_der"] = _peer_cert_from_new_connection(params)
     return observation
 
@@ -617,9 +619,9 @@ def main() -> t.NoReturn:
         else:
             last = f"status {observation.get('status')}, body: {truncate(observation.get('body') or '')!r}"
         plural = "" if attempts == 1 else "s"
+        reasons = "; ".join(mismatches) or f"fewer than {params['success_threshold']} successful attempts in a row"
         module.fail_json(
-            msg=f"{params['url']} is not healthy after {attempts} attempt{plural}: {'; '.join(mismatches)}; "
-                f"last response: {last}",
+            msg=f"{params['url']} is not healthy after {attempts} attempt{plural}: {reasons}; last response: {last}",
             **result,
         )
     module.exit_json(**result)

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def test_surveys_match_the_argument_specs():
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "awx-survey.py"), "--check"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "awx-survey.py"), "--check"], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -50,7 +50,7 @@ def test_execution_environment_definition_creates_a_build_context(tmp_path):
     builder = shutil.which("ansible-builder") or str(pathlib.Path(sys.prefix) / "bin" / "ansible-builder")
     r = subprocess.run(
         [builder, "create", "-f", str(ROOT / "awx" / "execution-environment.yml"), "--context", str(tmp_path / "ctx")],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True, text=True, cwd=ROOT, check=False,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     containerfile = next((tmp_path / "ctx").glob("*file"))

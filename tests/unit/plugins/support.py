@@ -245,20 +245,35 @@ def serve_unix(state: AppState, path: str) -> t.Iterator[str]:
         yield path
 
 
-@contextlib.contextmanager
-def serve_tls(state: AppState, pki: dict[str, t.Any], require_client_cert: bool = False) -> t.Iterator[str]:
-    """Serve the app over TLS on 127.0.0.1 with the server certificate of ``pki``; yield the base URL."""
+def _server_context(pki: dict[str, t.Any], require_client_cert: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki["server_cert"], pki["server_key"])
     if require_client_cert:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(pki["ca"])
+    return context
+
+
+@contextlib.contextmanager
+def serve_tls(state: AppState, pki: dict[str, t.Any], require_client_cert: bool = False) -> t.Iterator[str]:
+    """Serve the app over TLS on 127.0.0.1 with the server certificate of ``pki``; yield the base URL."""
+    context = _server_context(pki, require_client_cert)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
     server.daemon_threads = True
     # The handshake happens in the request thread, so a client that fails it cannot block the server.
     server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     with _running(server):
         yield f"https://127.0.0.1:{server.server_address[1]}"
+
+
+@contextlib.contextmanager
+def serve_tls_unix(state: AppState, pki: dict[str, t.Any], path: str) -> t.Iterator[str]:
+    """Serve the app over TLS on the unix socket ``path``; yield the path."""
+    context = _server_context(pki, False)
+    server = _ThreadingUnixHTTPServer(path, _handler_for(state))
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    with _running(server):
+        yield path
 
 
 def closed_port_url() -> str:

@@ -14,6 +14,7 @@ import typing as t
 
 import pytest
 
+from ansible_collections.flaskops.deploy.plugins.module_utils._health import der_certificate_not_after
 from ansible_collections.flaskops.deploy.plugins.modules import health_check
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import (
     run_module,
@@ -26,6 +27,7 @@ from ansible_collections.flaskops.deploy.tests.unit.plugins.support import (
     make_pki,
     serve_tcp,
     serve_tls,
+    serve_tls_unix,
     serve_unix,
 )
 
@@ -335,6 +337,32 @@ def test_https_client_certificate(state: AppState, pki: dict[str, t.Any]) -> Non
         })
     assert refused["status"] is None
     assert accepted["healthy"] is True
+
+
+def test_https_over_unix_socket(state: AppState, pki: dict[str, t.Any], short_dir: str) -> None:
+    path = os.path.join(short_dir, "tls.sock")
+    with serve_tls_unix(state, pki, path):
+        result = run({"url": "https://localhost/healthz", "unix_socket": path, "ca_path": pki["ca"], "cert_min_days": 7})
+    assert result["healthy"] is True
+    assert result["cert_days_left"] in (29, 30)
+    assert state.requests[-1]["headers"]["Host"] == "localhost"
+
+
+def test_certificate_from_a_separate_connection(state: AppState, pki: dict[str, t.Any], short_dir: str) -> None:
+    """The fallback used when the request's own connection is gone: same settings, one more TLS handshake."""
+    params = {"ca_path": pki["ca"], "validate_certs": True, "client_cert": None, "client_key": None, "timeout": 5}
+    with serve_tls(state, pki) as url:
+        der = health_check._peer_cert_from_new_connection(dict(params, url=f"{url}/healthz", unix_socket=None))
+        assert der_certificate_not_after(der) == pki["server_not_after"]
+        # Verification with the system trust store fails: no certificate then, as for the request itself.
+        untrusted = dict(params, ca_path=None, url=f"{url}/healthz", unix_socket=None)
+        assert health_check._peer_cert_from_new_connection(untrusted) is None
+        unverified = dict(untrusted, validate_certs=False)
+        assert der_certificate_not_after(health_check._peer_cert_from_new_connection(unverified)) == pki["server_not_after"]
+    path = os.path.join(short_dir, "tls.sock")
+    with serve_tls_unix(state, pki, path):
+        der = health_check._peer_cert_from_new_connection(dict(params, url="https://localhost/", unix_socket=path))
+        assert der_certificate_not_after(der) == pki["server_not_after"]
 
 
 def test_https_unreachable_has_no_certificate_data() -> None:
