@@ -53,8 +53,23 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, exa
 sanity: venv ## ansible-test sanity for plugins/
 	scripts/sanity.sh
 
+# Scenarios run MOLECULE_JOBS at a time (they mostly wait on package downloads); each one's log is printed whole
+# when it ends, and a summary with the time of each follows.
+MOLECULE_JOBS ?= 2
+MOLECULE_LOGS := .cache/molecule-logs
+
 molecule: venv collection hosts ## every molecule scenario on Debian 12
-	set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s (debian12)"; FLASKOPS_DISTRO=debian12 FLASKOPS_IMAGE=$(call image_for,debian12) $(BIN)/molecule test -s $$s; done
+	@rm -rf $(MOLECULE_LOGS) && mkdir -p $(MOLECULE_LOGS)
+	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-scenario-,$(SCENARIOS)); \
+	  rc=$$?; echo "=== molecule summary (debian12)"; cat $(MOLECULE_LOGS)/*.result; exit $$rc
+
+molecule-scenario-%:
+	@start=$$(date +%s); echo "=== molecule scenario $* (debian12)"; \
+	if FLASKOPS_DISTRO=debian12 FLASKOPS_IMAGE=$(call image_for,debian12) $(BIN)/molecule test -s $* > $(MOLECULE_LOGS)/$*.log 2>&1; \
+	  then r=passed; else r=FAILED; fi; \
+	cat $(MOLECULE_LOGS)/$*.log; \
+	printf '%-14s %-7s %4ss\n' "$*" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$*.result; \
+	[ "$$r" = passed ]
 
 molecule-smoke: venv collection hosts ## the smoke scenario on Debian 13
 	FLASKOPS_DISTRO=$(SMOKE_DISTRO) FLASKOPS_IMAGE=$(call image_for,$(SMOKE_DISTRO)) $(BIN)/molecule test -s $(SMOKE_SCENARIO)
