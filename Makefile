@@ -48,7 +48,8 @@ lint: venv collection ## yamllint + ansible-lint (production profile)
 	$(BIN)/ansible-lint
 
 unit: venv collection build ## unit tests (modules, module_utils, templates, example app)
-	$(BIN)/python -m pytest -q tests/unit examples/hello_app/tests
+	$(BIN)/python -m pytest -q tests/unit
+	cd examples/hello_app && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests
 
 sanity: venv ## ansible-test sanity for plugins/
 	scripts/sanity.sh

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make demo: deploy the example application into a local systemd container and query it through nginx.
+# make demo: deploy the example application into a local systemd container and query it through nginx over TLS,
+# with a certificate issued by a local ACME server (Pebble) exactly as certbot gets one from Let's Encrypt.
 #   scripts/demo.sh up     create (or reuse) the demo container, run site.yml, fetch /health through nginx
 #   scripts/demo.sh down   remove the demo container and its network
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name=flaskops-demo
+acme=flaskops-demo-acme
 net=flaskops-demo
 domain=hello.flaskops.test
 image=${FLASKOPS_IMAGE_DEBIAN12:-flaskops/debian12-systemd:latest}
@@ -40,28 +42,39 @@ up() {
   if [ -z "${FLASKOPS_IMAGE_DEBIAN12:-}" ]; then scripts/test-hosts.sh image debian12; fi
   mkdir -p .cache/demo
   docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null
-  log "starting the demo host ($name, systemd as PID 1)"
+  log "starting the demo hosts ($name and the ACME server $acme, systemd as PID 1)"
+  run_container "$acme" acme
   run_container "$name" "$domain" -p 127.0.0.1:8080:80 -p 127.0.0.1:8443:443
+
+  log "starting the local ACME server (Pebble)"
+  $bin/ansible-playbook -i inventories/demo tests/acme/pebble.yml
+  ip=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$net\").IPAddress }}" "$name")
+  acme_ip=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$net\").IPAddress }}" "$acme")
+  curl -sS -k --retry 5 --retry-connrefused "https://$acme_ip:15000/roots/0" -o .cache/demo/acme-root.pem
+  # The web host trusts the demo CA like any host trusts Let's Encrypt's, so its own checks over https succeed.
+  docker cp .cache/demo/acme-root.pem "$name:/usr/local/share/ca-certificates/flaskops-demo-acme.crt"
+  docker exec "$name" update-ca-certificates >/dev/null
 
   log "deploying the example app with playbooks/site.yml"
   $bin/ansible-playbook -i inventories/demo playbooks/site.yml
-
-  ip=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$net\").IPAddress }}" "$name")
-  log "GET http://$domain/health through nginx (container $ip)"
-  curl -sS --fail --resolve "$domain:80:$ip" "http://$domain/health"
+  log "GET https://$domain/health through nginx (container $ip), certificate issued by the local ACME server"
+  curl -sS --fail --cacert .cache/demo/acme-root.pem --resolve "$domain:443:$ip" "https://$domain/health"
   echo
+  openssl x509 -noout -subject -issuer -enddate < <(echo | openssl s_client -connect "$ip:443" -servername "$domain" 2>/dev/null) || true
   cat <<MSG
 
-[demo] The example app answers through nginx.
-  Open it:   curl --resolve $domain:8080:127.0.0.1 http://$domain:8080/
-  A shell:   docker exec -it $name bash      (journalctl -u hello, systemctl status nginx)
+[demo] The example app answers through nginx over TLS.
+  Trust the demo CA:  .cache/demo/acme-root.pem  (Pebble makes a new root each time it starts)
+  Open it:   curl --cacert .cache/demo/acme-root.pem --resolve $domain:8443:127.0.0.1 https://$domain:8443/
+             (a browser: map $domain to 127.0.0.1 in /etc/hosts, import the root, open https://$domain:8443/)
+  A shell:   docker exec -it $name bash      (journalctl -u 'hello@*', systemctl status nginx)
   Again:     make demo   (a second run changes nothing)
   Remove it: make demo-clean
 MSG
 }
 
 down() {
-  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker rm -f "$name" "$acme" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
   rm -rf .cache/demo
   echo "[demo] removed"
