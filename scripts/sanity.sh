@@ -46,9 +46,12 @@ fi
 dest=$work/ansible_collections/$namespace/$name
 mkdir -p "$dest"
 
-for item in plugins tests meta galaxy.yml; do
+# The sanity scope is the collection's plugins and their unit tests (roles, playbooks and the other tests are
+# covered by ansible-lint, yamllint and pytest).
+for item in plugins meta galaxy.yml tests/unit/plugins tests/unit/conftest.py tests/unit/requirements.txt tests/fixtures; do
   if [ -e "$here/$item" ]; then
-    cp -R "$here/$item" "$dest/"
+    mkdir -p "$dest/$(dirname "$item")"
+    cp -R "$here/$item" "$dest/$item"
   fi
 done
 if [ ! -f "$dest/galaxy.yml" ]; then
