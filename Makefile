@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13).
 SCENARIOS ?= $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-SMOKE_SCENARIO ?= default
+SMOKE_SCENARIOS ?= default waitress harden
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
 # The test hosts' image for a distribution: your own (FLASKOPS_IMAGE_DEBIAN12=registry/...) or the local build.
@@ -60,20 +60,23 @@ MOLECULE_JOBS ?= 2
 MOLECULE_LOGS := .cache/molecule-logs
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
-	@rm -rf $(MOLECULE_LOGS) && mkdir -p $(MOLECULE_LOGS)
-	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-scenario-,$(SCENARIOS)); \
-	  rc=$$?; echo "=== molecule summary (debian12)"; cat $(MOLECULE_LOGS)/*.result; exit $$rc
+	@$(MAKE) --no-print-directory molecule-run DISTRO=debian12 RUN_SCENARIOS="$(SCENARIOS)"
+
+molecule-smoke: venv collection hosts ## the smoke scenarios (SMOKE_SCENARIOS) on Debian 13
+	@$(MAKE) --no-print-directory molecule-run DISTRO=$(SMOKE_DISTRO) RUN_SCENARIOS="$(SMOKE_SCENARIOS)"
+
+molecule-run:
+	@rm -rf $(MOLECULE_LOGS)/$(DISTRO) && mkdir -p $(MOLECULE_LOGS)/$(DISTRO)
+	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-scenario-,$(RUN_SCENARIOS)); \
+	  rc=$$?; echo "=== molecule summary ($(DISTRO))"; cat $(MOLECULE_LOGS)/$(DISTRO)/*.result; exit $$rc
 
 molecule-scenario-%:
-	@start=$$(date +%s); echo "=== molecule scenario $* (debian12)"; \
-	if FLASKOPS_DISTRO=debian12 FLASKOPS_IMAGE=$(call image_for,debian12) $(BIN)/molecule test -s $* > $(MOLECULE_LOGS)/$*.log 2>&1; \
+	@start=$$(date +%s); echo "=== molecule scenario $* ($(DISTRO))"; \
+	if FLASKOPS_DISTRO=$(DISTRO) FLASKOPS_IMAGE=$(call image_for,$(DISTRO)) $(BIN)/molecule test -s $* > $(MOLECULE_LOGS)/$(DISTRO)/$*.log 2>&1; \
 	  then r=passed; else r=FAILED; fi; \
-	cat $(MOLECULE_LOGS)/$*.log; \
-	printf '%-14s %-7s %4ss\n' "$*" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$*.result; \
+	cat $(MOLECULE_LOGS)/$(DISTRO)/$*.log; \
+	printf '%-14s %-7s %4ss\n' "$*" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$(DISTRO)/$*.result; \
 	[ "$$r" = passed ]
-
-molecule-smoke: venv collection hosts ## the smoke scenario on Debian 13
-	FLASKOPS_DISTRO=$(SMOKE_DISTRO) FLASKOPS_IMAGE=$(call image_for,$(SMOKE_DISTRO)) $(BIN)/molecule test -s $(SMOKE_SCENARIO)
 
 scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS_DISTRO=debian13]
 	FLASKOPS_DISTRO=$(FLASKOPS_DISTRO) FLASKOPS_IMAGE=$(call image_for,$(FLASKOPS_DISTRO)) $(BIN)/molecule test -s $(S)
