@@ -68,7 +68,10 @@ molecule-smoke: venv collection hosts ## the smoke scenarios (SMOKE_SCENARIOS) o
 molecule-run:
 	@rm -rf $(MOLECULE_LOGS)/$(DISTRO) && mkdir -p $(MOLECULE_LOGS)/$(DISTRO)
 	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-scenario-,$(RUN_SCENARIOS)); \
-	  rc=$$?; echo "=== molecule summary ($(DISTRO))"; cat $(MOLECULE_LOGS)/$(DISTRO)/*.result; exit $$rc
+	  rc=$$?; for r in $(MOLECULE_LOGS)/$(DISTRO)/*.result; do \
+	    if grep -q FAILED $$r; then l=$${r%.result}.log; echo "=== end of the failed scenario's log: $$l"; \
+	      grep -nE 'fatal:|FAILED!|ERROR|failed=[1-9]|assert' $$l | tail -20; tail -60 $$l; fi; done; \
+	  echo "=== molecule summary ($(DISTRO))"; cat $(MOLECULE_LOGS)/$(DISTRO)/*.result; exit $$rc
 
 molecule-scenario-%:
 	@start=$$(date +%s); echo "=== molecule scenario $* ($(DISTRO))"; \

@@ -24,21 +24,55 @@ bench_host_up() { # name [alias]
 
 bench_host_down() { docker rm -f "$@" >/dev/null 2>&1 || true; }
 
-# Write an inventory of docker hosts in group web, with the example app's settings from the demo inventory.
+# Write an inventory of docker hosts in group web (and group lb with BENCH_LB=<host>), with the example app's
+# settings from the demo inventory, served over plain HTTP (the benchmarks measure the application stack; the
+# ACME exchange is the certbot scenario's).
 bench_inventory() { # file host...
   local file=$1; shift
+  local conn="{ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3}"
   {
     echo "all:"
     echo "  children:"
     echo "    web:"
     echo "      hosts:"
     for h in "$@"; do
-      echo "        $h: {ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3}"
+      echo "        $h: $conn"
     done
+    if [ -n "${BENCH_LB:-}" ]; then
+      echo "    lb:"
+      echo "      hosts:"
+      echo "        $BENCH_LB: $conn"
+    fi
   } >"$file"
   mkdir -p "$(dirname "$file")/group_vars"
   sed "s|{{ inventory_dir }}/../../|$BENCH_ROOT/|g; s|inventory_dir ~ '/../../.cache/demo/secret_key'|'$BENCH_ROOT/.cache/bench/secret_key'|" \
-    "$BENCH_ROOT/inventories/demo/group_vars/web.yml" >"$(dirname "$file")/group_vars/web.yml"
+    "$BENCH_ROOT/inventories/demo/group_vars/web.yml" | grep -v '^certbot_' >"$(dirname "$file")/group_vars/all.yml"
+  echo "certbot_tls_mode: none" >>"$(dirname "$file")/group_vars/all.yml"
+  echo "nginx_lb_backends: \"{{ groups['web'] }}\"" >"$(dirname "$file")/group_vars/lb.yml"
+  rm -f "$(dirname "$file")/group_vars/web.yml"
+}
+
+# A bounded load inside a host: GET through its nginx, one connection per request, until stopped (or 300 s).
+bench_load_start() { # host url host-header
+  docker cp "$BENCH_ROOT/tests/load/loadgen.py" "$1:/usr/local/bin/flaskops-loadgen"
+  docker exec -d "$1" python3 /usr/local/bin/flaskops-loadgen --url "$2" --host "$3" --threads 2 --pause 0.05 \
+    --max-seconds 300 --max-requests 100000 --stop-file /run/bench-load.stop --out /run/bench-load.json
+  sleep 2
+}
+
+# Stop it and print its JSON summary.
+bench_load_stop() { # host
+  docker exec "$1" bash -c 'rm -f /run/bench-load.json; touch /run/bench-load.stop
+    for _ in $(seq 1 150); do [ -s /run/bench-load.json ] && break; sleep 0.2; done; cat /run/bench-load.json'
+}
+
+# A copy of the example app with another version string (and a /health that answers 503 with BROKEN=1).
+bench_release() { # dir version [broken]
+  rm -rf "$1" && mkdir -p "$(dirname "$1")" && cp -a "$BENCH_ROOT/examples/hello_app" "$1"
+  echo "$2" >"$1/hello_app/VERSION"
+  if [ "${3:-}" = broken ]; then
+    sed -i 's/return jsonify(body), 200 if ok else 503/return jsonify(body), 503/' "$1/hello_app/views.py"
+  fi
 }
 
 # Run a playbook; print "seconds tasks changed" parsed from the recap of the first host.

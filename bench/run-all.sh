@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./converge.sh
 ./rps.sh
+./under-load.sh
+./fleet.sh

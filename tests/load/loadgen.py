@@ -19,6 +19,7 @@ and writes it to --out; the exit code is 0 (the caller asserts on the summary).
 
 import argparse
 import http.client
+import ssl
 import json
 import os
 import threading
@@ -38,6 +39,8 @@ def parse_args():
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--ok-status", type=int, default=200)
     parser.add_argument("--out")
+    parser.add_argument("--insecure", action="store_true",
+                        help="do not verify the server's certificate (a test host's self-signed one)")
     return parser.parse_args()
 
 
@@ -85,8 +88,11 @@ class Stats:
 
 
 def one_request(target, host):
-    conn_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-    conn = conn_class(target.hostname, target.port, timeout=ARGS.timeout)
+    if target.scheme == "https":
+        context = ssl._create_unverified_context() if ARGS.insecure else ssl.create_default_context()
+        conn = http.client.HTTPSConnection(target.hostname, target.port, timeout=ARGS.timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=ARGS.timeout)
     try:
         conn.request("GET", target.path or "/", headers={"Host": host, "Connection": "close", "User-Agent": "flaskops-loadgen"})
         response = conn.getresponse()

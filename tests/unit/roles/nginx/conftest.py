@@ -21,6 +21,9 @@ BASE_VARS = {
     "app_name": "hello",
     "app_domains": ["hello.test", "www.hello.test"],
     "ansible_managed": "Ansible managed",
+    # A single web host: no load balancer group.
+    "groups": {"all": ["web1"], "web": ["web1"], "ungrouped": []},
+    "hostvars": {"web1": {"inventory_hostname": "web1"}},
 }
 # What tasks/facts.yml sets on Debian 12 (nginx 1.22) for a certificate without an OCSP responder.
 BASE_FACTS = {

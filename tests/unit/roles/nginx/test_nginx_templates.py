@@ -268,3 +268,56 @@ def test_header_defaults_shared_with_the_iis_role(nginx_templar):
         "Referrer-Policy",
         "Permissions-Policy",
     }
+
+
+FLEET = {
+    "groups": {"all": ["lb1", "web1", "web2"], "lb": ["lb1"], "web": ["web1", "web2"]},
+    "hostvars": {
+        "lb1": {"ansible_default_ipv4": {"address": "10.0.0.2"}},
+        "web1": {"ansible_host": "10.0.0.11"},
+        "web2": {"flaskops_lb_address": "web2.internal", "ansible_host": "192.0.2.12"},
+    },
+}
+
+
+def test_a_load_balancer_lists_its_backends_with_passive_health_checks(nginx_templar):
+    text = render(nginx_templar, "lb-upstream.conf.j2", nginx_lb_backends=["web1", "web2", "198.51.100.7"], **FLEET)
+    lines = [line for line in text.splitlines() if line.startswith("server ")]
+    assert lines == [
+        "server 10.0.0.11:80 max_fails=2 fail_timeout=10s; # backend web1",
+        "server web2.internal:80 max_fails=2 fail_timeout=10s; # backend web2",
+        "server 198.51.100.7:80 max_fails=2 fail_timeout=10s; # backend 198.51.100.7",
+    ]
+
+
+def test_a_load_balancer_retries_elsewhere_and_serves_no_local_files(nginx_templar):
+    text = render(nginx_templar, nginx_lb_backends=["web1", "web2"], nginx_media_url="/media/", **FLEET, **TLS)
+    http, https = servers(text)
+    root = location(https, "/")
+    assert directives(root, "proxy_next_upstream") == ["error timeout http_502 http_503 http_504"]
+    assert directives(root, "proxy_next_upstream_tries") == ["2"]
+    assert directives(root, "proxy_set_header X-Forwarded-Proto") == ["$scheme"]
+    assert "alias" not in text
+    # A load balancer trusts no proxy in front of itself (its own address is in group lb).
+    assert "set_real_ip_from" not in text and "geo " not in text
+
+
+def test_a_web_host_trusts_forwarded_headers_from_its_load_balancers_only(nginx_templar):
+    text = render(nginx_templar, **FLEET)
+    (http,) = servers(text)
+    assert directives(http, "set_real_ip_from") == ["10.0.0.2"]
+    assert directives(http, "real_ip_header") == ["X-Forwarded-For"]
+    assert directives(http, "real_ip_recursive") == ["on"]
+    geo = re.search(r"geo \$realip_remote_addr \$hello_via_proxy \{(.*?)\}", text, re.S).group(1)
+    assert directives(geo, "default") == ["0"] and directives(geo, "10.0.0.2") == ["1"]
+    assert 'map "$hello_via_proxy:$http_x_forwarded_proto" $hello_forwarded_proto' in text
+    root = location(http, "/")
+    assert directives(root, "proxy_set_header X-Forwarded-Proto") == ["$hello_forwarded_proto"]
+    assert directives(root, "proxy_set_header X-Forwarded-Port") == ["$hello_forwarded_port"]
+    assert directives(root, "proxy_next_upstream") == ["error timeout http_502"]
+
+
+def test_trusted_proxies_can_be_given_and_site_names_make_valid_variables(nginx_templar):
+    text = render(nginx_templar, nginx_site_name="hello-app", nginx_trusted_proxies=["10.1.0.0/16"])
+    assert "geo $realip_remote_addr $hello_app_via_proxy" in text
+    assert directives(servers(text)[0], "set_real_ip_from") == ["10.1.0.0/16"]
