@@ -59,13 +59,30 @@ def question(role, name):
     return q
 
 
+def play_question(item):
+    """A question for a playbook's own variable (a play keyword such as serial), written out in awx/surveys.yml."""
+    q = {
+        "question_name": item["variable"].replace("_", " ").capitalize(),
+        "question_description": item["description"],
+        "variable": item["variable"],
+        "required": bool(item.get("required", False)),
+        "default": item.get("default", ""),
+        "type": item.get("type", "text"),
+    }
+    if q["type"] == "text":
+        q.update(min=0, max=1024)
+    elif q["type"] == "integer":
+        q.update(min=item.get("min", 0), max=item.get("max", 100))
+    return q
+
+
 def surveys():
     config = yaml.safe_load((ROOT / "awx" / "surveys.yml").read_text(encoding="utf-8"))
     for template, item in config.items():
         spec = {
             "name": item["name"],
             "description": item["description"],
-            "spec": [question(*ref.split(".", 1)) for ref in item["questions"]],
+            "spec": [play_question(ref) if isinstance(ref, dict) else question(*ref.split(".", 1)) for ref in item["questions"]],
         }
         yield template, json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
