@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13).
 SCENARIOS ?= $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-SMOKE_SCENARIOS ?= default waitress harden
+SMOKE_SCENARIOS ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
 # The test hosts' image for a distribution: your own (FLASKOPS_IMAGE_DEBIAN12=registry/...) or the local build.

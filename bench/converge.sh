@@ -35,7 +35,12 @@ echo "re-run with pipelining: ${pipe_s}s, ${pipe_tasks} tasks, changed=${pipe_ch
 read -r nopipe_s nopipe_tasks nopipe_changed < <(ANSIBLE_PIPELINING=0 bench_play "$inv" site.yml)
 echo "re-run without pipelining: ${nopipe_s}s, ${nopipe_tasks} tasks, changed=${nopipe_changed}"
 
-python3 - "$BENCH_OUT/converge.json" <<PY
+echo "== where a no-change re-run spends its time (ansible.posix.profile_tasks)"
+ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
+  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$BENCH_ROOT/.cache/bench/converge/profile.log" 2>&1
+grep -E ' -+ [0-9.]+s$' "$BENCH_ROOT/.cache/bench/converge/profile.log" | tail -15 | tee "$BENCH_ROOT/.cache/bench/converge/slowest.txt"
+
+python3 - "$BENCH_OUT/converge.json" "$BENCH_ROOT/.cache/bench/converge/slowest.txt" <<PY
 import json, sys
 data = {
     "floor_seconds": $floor_s,
@@ -44,6 +49,7 @@ data = {
     "rerun_pipelining_seconds": $pipe_s, "rerun_pipelining_tasks": $pipe_tasks, "rerun_pipelining_changed": $pipe_changed,
     "rerun_no_pipelining_seconds": $nopipe_s, "rerun_no_pipelining_tasks": $nopipe_tasks,
     "rerun_no_pipelining_changed": $nopipe_changed,
+    "rerun_slowest_tasks": [line.strip() for line in open(sys.argv[2]) if line.strip()],
 }
 json.dump(data, open(sys.argv[1], "w"), indent=2)
 print(json.dumps(data, indent=2))
