@@ -54,8 +54,9 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, exa
 sanity: venv ## ansible-test sanity for plugins/
 	scripts/sanity.sh
 
-# Scenarios run MOLECULE_JOBS at a time (they mostly wait on package downloads); each one's log is printed whole
-# when it ends, and a summary with the time of each follows.
+# Scenarios run MOLECULE_JOBS at a time (they mostly wait on package downloads). When one ends, what its checks
+# reported is printed (the end of its log when it failed; the whole log stays in .cache/molecule-logs), and a summary
+# with the time of each follows.
 MOLECULE_JOBS ?= 2
 MOLECULE_LOGS := .cache/molecule-logs
 
@@ -84,7 +85,10 @@ molecule-scenario-%:
 	  if FLASKOPS_DISTRO=$(DISTRO) FLASKOPS_IMAGE=$(call image_for,$(DISTRO)) $(BIN)/molecule test -s $* > $$log 2>&1; \
 	    then r=passed; [ $$attempt -gt 0 ] && r="passed on retry"; break; fi; \
 	done; \
-	cat $$log; \
+	if [ "$$r" = FAILED ]; then tail -400 $$log; else \
+	  echo "--- $* $$r: what its checks reported (whole log: $$log)"; \
+	  grep -E -A3 '^ *msg: ' $$log | grep -vE 'All assertions passed|^--$$' | tail -150; \
+	  grep -E -A12 'SCENARIO RECAP|^(DETAILS|default|$*) ' $$log | tail -14; fi; \
 	printf '%-14s %-16s %4ss\n' "$*" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$(DISTRO)/$*.result; \
 	[ "$$r" != FAILED ]
 
