@@ -52,17 +52,18 @@ bench_inventory() { # file host...
   rm -f "$(dirname "$file")/group_vars/web.yml"
 }
 
-# A bounded load inside a host: GET through its nginx, one connection per request, until stopped (or 300 s).
+# A bounded load inside a host: GET through its nginx, one connection per request, until stopped (or 30 minutes).
 bench_load_start() { # host url host-header
   docker cp "$BENCH_ROOT/tests/load/loadgen.py" "$1:/usr/local/bin/flaskops-loadgen"
+  docker exec "$1" rm -f /run/bench-load.json
   docker exec -d "$1" python3 /usr/local/bin/flaskops-loadgen --url "$2" --host "$3" --threads 2 --pause 0.05 \
-    --max-seconds 300 --max-requests 100000 --stop-file /run/bench-load.stop --out /run/bench-load.json
+    --max-seconds 1800 --max-requests 200000 --stop-file /run/bench-load.stop --out /run/bench-load.json
   sleep 2
 }
 
 # Stop it and print its JSON summary.
 bench_load_stop() { # host
-  docker exec "$1" bash -c 'rm -f /run/bench-load.json; touch /run/bench-load.stop
+  docker exec "$1" bash -c 'touch /run/bench-load.stop
     for _ in $(seq 1 150); do [ -s /run/bench-load.json ] && break; sleep 0.2; done; cat /run/bench-load.json'
 }
 
