@@ -5,7 +5,7 @@
 #     the load balancer (failed requests counted);
 #   - deploy.yml of another release to every host at once (flaskops_serial=100%).
 # forks is set to the number of hosts (at least 10), as an operator of such a fleet would.
-# Writes bench/results/fleet.json.
+# Writes bench/results/fleet.json (rows of the sizes measured; earlier rows of other sizes are kept).
 source "$(dirname "$0")/lib.sh"
 sizes=${BENCH_FLEET_SIZES:-1 2 4 8}
 domain=hello.flaskops.test
@@ -61,9 +61,14 @@ PY
 done
 bench_host_down $(all_hosts 8)
 
+# Sizes not measured in this run keep their earlier rows (BENCH_FLEET_SIZES="1 2" refreshes those two only).
 python3 - "$work/results.jsonl" "$BENCH_OUT/fleet.json" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
+if os.path.exists(sys.argv[2]):
+    measured = {r["web_hosts"] for r in rows}
+    rows += [r for r in json.load(open(sys.argv[2])).get("sizes", []) if r["web_hosts"] not in measured]
+rows.sort(key=lambda r: r["web_hosts"])
 json.dump({"sizes": rows}, open(sys.argv[2], "w"), indent=2)
 print("%9s %12s %14s %10s %13s %9s" % ("web hosts", "converge s", "rolling s", "s / host", "all at once s", "failed"))
 for r in rows:
