@@ -17,6 +17,7 @@ import datetime
 import json
 import re
 import typing as t
+import urllib.parse
 
 BODY_PREVIEW_CHARS = 512
 
@@ -317,3 +318,66 @@ def days_left(not_after: datetime.datetime, now: datetime.datetime) -> int:
 
 def iso8601(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- Connecting to another address than the URL's host ------------------------------------------------------------
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def url_port(url: str) -> int:
+    """The port a URL names, or the default port of its scheme."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 80)
+
+
+def split_connect_to(value: str, default_port: int) -> tuple[str, int]:
+    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` into an address; the port defaults to ``default_port``.
+
+    Raises ValueError for an empty host or a port that is not a number from 1 to 65535.
+    """
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"connect_to {value!r} is not [address] or [address]:port")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"connect_to {value!r} names no host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"connect_to {value!r} has an invalid port")
+    return host, int(port_text)
+
+
+def connect_address(url: str, connect_to: str) -> tuple[str, int]:
+    """Where to open the connection for ``url`` when ``connect_to`` replaces its host.
+
+    Without a port in ``connect_to`` the URL's own port is kept, so that an ``http://`` URL goes to port 80 and the
+    ``https://`` URL it redirects to goes to port 443 of the same address.
+    """
+    return split_connect_to(connect_to, url_port(url))
+
+
+def redirect_within(url: str, location: str | None) -> str | None:
+    """The absolute URL of a redirect that stays on the host of ``url`` (the scheme and port may change), else None.
+
+    ``http://example.org/health`` -> ``https://example.org/health`` stays on the host; a redirect to another host does
+    not, and is reported rather than followed when the connection goes to a fixed address.
+    """
+    if not location:
+        return None
+    target = urllib.parse.urljoin(url, location)
+    before = urllib.parse.urlsplit(url)
+    after = urllib.parse.urlsplit(target)
+    if after.scheme.lower() not in DEFAULT_PORTS:
+        return None
+    if (after.hostname or "").lower() != (before.hostname or "").lower():
+        return None
+    return target

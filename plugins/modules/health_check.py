@@ -144,7 +144,8 @@ options:
   cert_min_days:
     description:
       - Fail when the certificate served for an V(https) URL expires in fewer than this many days.
-      - The certificate is read whether or not O(validate_certs) is set. Only valid with an V(https) URL.
+      - The certificate is read whether or not O(validate_certs) is set. Only valid with an V(https) URL, or with
+        O(connect_to) when the URL redirects to one.
     type: int
   follow_redirects:
     description:
@@ -157,9 +158,30 @@ options:
     description:
       - Whether to use the proxy from the C(http_proxy), C(https_proxy) and C(no_proxy) environment variables.
       - Set it to V(false) to check an address on the host itself when a proxy is configured.
-      - Never used with O(unix_socket).
+      - Never used with O(unix_socket) or O(connect_to).
     type: bool
     default: true
+  connect_to:
+    description:
+      - Open the connection to this address (V(host), V(host:port), V([v6]) or V([v6]:port)) instead of the host named in
+        O(url), like C(curl --connect-to). The host of O(url) still goes into the C(Host) header and, for V(https), into
+        the TLS server name (SNI) and the certificate's host name check.
+      - Without a port the URL's own port is used, so V(127.0.0.1) reaches port 80 for an V(http) URL and port 443 for
+        the V(https) URL it may redirect to. This checks a site on the host's own web server with no DNS entry and no
+        C(/etc/hosts) line for its name.
+      - Redirects are followed (as O(follow_redirects) says) only while they stay on the host of O(url); the scheme may
+        change, so an C(http) to C(https) redirect is followed to the same address. A redirect to another host is
+        reported as the response.
+    type: str
+  trust_served_certificate:
+    description:
+      - For V(https), trust the certificate the server presents for the name in O(url) instead of a CA, and still check
+        that the certificate names that host. Meant for a check through the host's own web server on loopback (with
+        O(connect_to)), where the certificate may be self-signed or come from a CA the host does not trust, and where
+        what matters is that the server serves the site's certificate and the application behind it answers.
+      - Ignores O(ca_path) and O(validate_certs).
+    type: bool
+    default: false
 notes:
   - The module fails when the application is unhealthy. To record the result without failing, use
     C(ignore_errors=true) or C(failed_when=false) with C(register) and test RV(healthy).
@@ -221,6 +243,15 @@ EXAMPLES = r"""
     status_code: [301, 308]
     expect_headers:
       Location: https://app.example.com/
+
+- name: Check a site through the host's own nginx, with no DNS, following its redirect to HTTPS
+  flaskops.deploy.health_check:
+    url: http://app.example.com/health
+    connect_to: 127.0.0.1
+    follow_redirects: safe
+    trust_served_certificate: true
+    json:
+      status: ok
 
 - name: Gate the release and roll back when it is not healthy
   block:
@@ -294,16 +325,21 @@ json:
   returned: always
   type: raw
   sample: {"status": "ok", "checks": {"db": "ok"}}
+url:
+  description: The URL of the last response, after the redirects followed on the O(connect_to) address.
+  returned: when O(connect_to) is set, or O(url) is an V(https) URL
+  type: str
+  sample: https://app.example.com/health
 cert_not_after:
   description: When the certificate served for an V(https) URL expires, in ISO 8601 UTC; V(null) when it could not be
     read.
-  returned: when O(url) is an V(https) URL
+  returned: when O(url) is an V(https) URL, or O(connect_to) followed a redirect to one
   type: str
   sample: "2026-03-01T12:00:00Z"
 cert_days_left:
   description: Whole days until the served certificate expires (negative once expired); V(null) when it could not be
     read.
-  returned: when O(url) is an V(https) URL
+  returned: when O(url) is an V(https) URL, or O(connect_to) followed a redirect to one
   type: int
   sample: 73
 msg:
@@ -319,6 +355,7 @@ import http.client
 import os
 import re
 import socket
+import ssl
 import time
 import typing as t
 import urllib.error
@@ -330,7 +367,9 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import make_context, open_url
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._health import (
+    REDIRECT_STATUSES,
     can_still_succeed,
+    connect_address,
     days_left,
     der_certificate_not_after,
     evaluate,
@@ -339,6 +378,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._health import (
     max_attempts,
     next_delay,
     parse_json_body,
+    redirect_within,
     truncate,
 )
 
@@ -418,6 +458,105 @@ def _decode(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
+class _AddressedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to a fixed address; the Host header still names the URL's host."""
+
+    def __init__(self, host: str, port: int, address: tuple[str, int], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection(self._address, self.timeout)
+
+
+class _AddressedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to a fixed address, with the URL's host as server name (SNI) and for the name check."""
+
+    def __init__(self, host: str, port: int, address: tuple[str, int], timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._address = address
+        self._tls_context = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection(self._address, self.timeout)
+        try:
+            self.sock = self._tls_context.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+
+
+def _served_certificate(host: str, address: tuple[str, int], timeout: float) -> bytes:
+    """The certificate a server presents for ``host`` at ``address``, read without verifying it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(address, timeout) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError(f"{address[0]}:{address[1]} presented no certificate for {host}")
+    return der
+
+
+def _tls_context(params: dict[str, t.Any], host: str, address: tuple[str, int]) -> ssl.SSLContext:
+    if not params["trust_served_certificate"]:
+        return make_context(
+            cafile=params["ca_path"],
+            validate_certs=params["validate_certs"],
+            client_cert=params["client_cert"],
+            client_key=params["client_key"],
+        )
+    served = _served_certificate(host, address, params["timeout"])
+    context = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(served))
+    # The served certificate itself is the trust anchor, even when it is not self-signed.
+    context.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
+    if params["client_cert"]:
+        context.load_cert_chain(params["client_cert"], params["client_key"])
+    return context
+
+
+def _probe_connect_to(params: dict[str, t.Any], observation: dict[str, t.Any]) -> None:
+    """One request (and the redirects that stay on the URL's host) sent to the O(connect_to) address."""
+    url = params["url"]
+    method = params["method"]
+    data = params["body"].encode("utf-8") if params["body"] is not None else None
+    headers = {"User-Agent": USER_AGENT}
+    headers.update(params["headers"])
+    for hop in range(6):
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or "localhost"
+        address = connect_address(url, params["connect_to"])
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        if parts.scheme.lower() == "https":
+            connection: http.client.HTTPConnection = _AddressedHTTPSConnection(
+                host, port, address, params["timeout"], _tls_context(params, host, address))
+        else:
+            connection = _AddressedHTTPConnection(host, port, address, params["timeout"])
+        try:
+            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+            connection.request(method, target, body=data, headers=headers)
+            response = connection.getresponse()
+            observation["status"] = response.status
+            observation["headers"] = header_dict(response.getheaders())
+            observation["cert_der"] = None
+            if parts.scheme.lower() == "https" and connection.sock is not None:
+                observation["cert_der"] = connection.sock.getpeercert(binary_form=True)
+            raw_body = response.read(MAX_BODY_BYTES) or b""
+        finally:
+            connection.close()
+        content_type = observation["headers"].get("content-type")
+        observation["body"] = _decode(raw_body, content_type)
+        observation["is_json"], observation["json"] = parse_json_body(observation["body"], content_type)
+        observation["url"] = url
+        follow = params["follow_redirects"] == "all" or (params["follow_redirects"] == "safe" and method in ("GET", "HEAD"))
+        next_url = redirect_within(url, observation["headers"].get("location")) if follow else None
+        if response.status not in REDIRECT_STATUSES or next_url is None or hop == 5:
+            return
+        url = next_url
+        if response.status == 303:
+            method, data = "GET", None
+
+
 def probe(params: dict[str, t.Any], is_https: bool) -> dict[str, t.Any]:
     """Send one request and describe what came back."""
     observation: dict[str, t.Any] = {
@@ -431,6 +570,13 @@ def probe(params: dict[str, t.Any], is_https: bool) -> dict[str, t.Any]:
     }
     start = time.monotonic()
     response = None
+    if params["connect_to"]:
+        try:
+            _probe_connect_to(params, observation)
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            observation["error"] = _describe_error(error, params["timeout"])
+        observation["elapsed_ms"] = int(round((time.monotonic() - start) * 1000))
+        return observation
     try:
         response = open_url(
             params["url"],
@@ -485,7 +631,7 @@ def _validate(module: AnsibleModule) -> str:
     scheme = urllib.parse.urlsplit(params["url"]).scheme.lower()
     if scheme not in ("http", "https"):
         module.fail_json(msg=f"url must be an http:// or https:// URL, got {params['url']!r}")
-    if params["cert_min_days"] is not None and scheme != "https":
+    if params["cert_min_days"] is not None and scheme != "https" and not params["connect_to"]:
         module.fail_json(msg=f"cert_min_days needs an https:// url, got {params['url']!r}")
     if params["body_regex"] is not None:
         try:
@@ -508,6 +654,11 @@ def _validate(module: AnsibleModule) -> str:
     for name, minimum in lower_bounds:
         if params[name] is not None and params[name] < minimum:
             module.fail_json(msg=f"{name} must be at least {minimum}, got {params[name]}")
+    if params["connect_to"] is not None:
+        try:
+            connect_address(params["url"], params["connect_to"])
+        except ValueError as error:
+            module.fail_json(msg=str(error))
     if params["timeout"] <= 0:
         module.fail_json(msg=f"timeout must be more than 0 seconds, got {params['timeout']}")
     for name in ("ca_path", "client_cert", "client_key"):
@@ -546,8 +697,11 @@ def main() -> t.NoReturn:
             "cert_min_days": {"type": "int"},
             "follow_redirects": {"type": "str", "default": "none", "choices": ["none", "safe", "all"]},
             "use_proxy": {"type": "bool", "default": True},
+            "connect_to": {"type": "str"},
+            "trust_served_certificate": {"type": "bool", "default": False},
         },
         required_by={"client_key": "client_cert"},
+        mutually_exclusive=[("connect_to", "unix_socket")],
         supports_check_mode=True,
     )
     params = module.params
@@ -609,10 +763,13 @@ def main() -> t.NoReturn:
         "body": truncate(observation.get("body") or ""),
         "json": observation.get("json") if observation.get("is_json") else None,
     }
-    if is_https:
+    if is_https or str(observation.get("url", "")).startswith("https://"):
+        result["url"] = observation.get("url", params["url"])
         result["cert_not_after"] = iso8601(cert_not_after) if cert_not_after is not None else None
         result["cert_days_left"] = observation.get("cert_days_left")
 
+    if observation.get("url"):
+        result["url"] = observation["url"]
     if not healthy:
         if observation.get("error"):
             last = f"no response ({observation['error']})"

@@ -196,6 +196,13 @@ class AppHandler(http.server.BaseHTTPRequestHandler):
         elif path == "/sequence":
             status = self.state.next_status()
             self._send(status, f"answer {status}")
+        elif path == "/upgrade":
+            # Like nginx's "return 301 https://$host$request_uri": the same host name, another scheme and port.
+            port = self.path.split("port=", 1)[1] if "port=" in self.path else "443"
+            host = (self.headers.get("Host") or "localhost").split(":", 1)[0]
+            self._send(301, "", headers={"Location": f"https://{host}:{port}/healthz"})
+        elif path == "/elsewhere":
+            self._send(302, "", headers={"Location": "https://other.example/healthz"})
         elif path == "/redirect":
             self._send(301, "", headers={"Location": "/healthz"})
         elif path == "/echo":

@@ -226,3 +226,45 @@ def test_days_left_and_iso8601() -> None:
     assert health.days_left(datetime.datetime(2030, 1, 31, 11, 59, 59, tzinfo=UTC), now) == 29
     assert health.days_left(datetime.datetime(2029, 12, 31, 12, 0, 0, tzinfo=UTC), now) == -1
     assert health.iso8601(now) == "2030-01-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "expected"),
+    [
+        ("127.0.0.1", 80, ("127.0.0.1", 80)),
+        ("127.0.0.1:8443", 80, ("127.0.0.1", 8443)),
+        ("[::1]", 443, ("::1", 443)),
+        ("[::1]:8080", 443, ("::1", 8080)),
+        ("localhost", 443, ("localhost", 443)),
+    ],
+)
+def test_split_connect_to(value: str, default: int, expected: tuple[str, int]) -> None:
+    assert health.split_connect_to(value, default) == expected
+
+
+@pytest.mark.parametrize("value", ["", ":80", "[::1", "host:0", "host:70000", "host:http", "[::1]x"])
+def test_split_connect_to_rejects(value: str) -> None:
+    with pytest.raises(ValueError):
+        health.split_connect_to(value, 80)
+
+
+def test_connect_address_keeps_the_port_of_each_url() -> None:
+    assert health.connect_address("http://app.test/health", "127.0.0.1") == ("127.0.0.1", 80)
+    assert health.connect_address("https://app.test/health", "127.0.0.1") == ("127.0.0.1", 443)
+    assert health.connect_address("https://app.test:8443/health", "127.0.0.1") == ("127.0.0.1", 8443)
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("https://app.test/health", "https://app.test/health"),
+        ("https://APP.test:8443/health", "https://APP.test:8443/health"),
+        ("/login", "http://app.test/login"),
+        ("https://other.test/health", None),
+        ("ftp://app.test/x", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_redirect_within(location: str | None, expected: str | None) -> None:
+    assert health.redirect_within("http://app.test/health", location) == expected

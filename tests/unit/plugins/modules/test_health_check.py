@@ -403,3 +403,72 @@ def test_bad_input(args: dict[str, t.Any], message: str) -> None:
 def test_client_key_requires_client_cert_message() -> None:
     result = run_failing({"url": "https://127.0.0.1/", "client_key": "client.key"})
     assert result["msg"] == "missing parameter(s) required by 'client_key': client_cert"
+
+
+# --- connect_to: the host's own web server, no DNS -------------------------------------------------------------------
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_connect_to_keeps_the_url_host_in_the_host_header(base_url: str) -> None:
+    port = _port(base_url)
+    result = run({"url": f"http://app.test:{port}/echo", "connect_to": "127.0.0.1"})
+    assert result["json"]["host"] == f"app.test:{port}"
+    assert result["url"] == f"http://app.test:{port}/echo"
+
+
+def test_connect_to_with_its_own_port(base_url: str) -> None:
+    result = run({"url": "http://app.test/healthz", "connect_to": f"127.0.0.1:{_port(base_url)}"})
+    assert result["healthy"] is True
+
+
+def test_connect_to_trusts_the_served_certificate_and_checks_its_name(state: AppState, pki: dict[str, t.Any]) -> None:
+    with serve_tls(state, pki) as url:
+        port = _port(url)
+        result = run({"url": f"https://localhost:{port}/healthz", "connect_to": "127.0.0.1",
+                      "trust_served_certificate": True, "cert_min_days": 7})
+        wrong = run_failing({"url": f"https://wrong.test:{port}/healthz", "connect_to": "127.0.0.1",
+                             "trust_served_certificate": True})
+    assert result["healthy"] is True
+    assert result["cert_days_left"] in (29, 30)
+    assert "wrong.test" in wrong["msg"] or "hostname" in wrong["msg"].lower()
+
+
+def test_connect_to_without_trust_still_verifies(state: AppState, pki: dict[str, t.Any]) -> None:
+    with serve_tls(state, pki) as url:
+        result = run_failing({"url": f"https://localhost:{_port(url)}/healthz", "connect_to": "127.0.0.1"})
+    assert "certificate verify failed" in result["msg"].lower()
+
+
+def test_connect_to_follows_the_redirect_to_https_on_the_same_address(
+        base_url: str, state: AppState, pki: dict[str, t.Any]) -> None:
+    with serve_tls(state, pki) as tls_url:
+        result = run({"url": f"http://localhost:{_port(base_url)}/upgrade?port={_port(tls_url)}",
+                      "connect_to": "127.0.0.1", "follow_redirects": "safe", "trust_served_certificate": True,
+                      "json": {"status": "ok"}, "cert_min_days": 7})
+    assert result["status"] == 200
+    assert result["url"] == f"https://localhost:{_port(tls_url)}/healthz"
+    assert result["cert_days_left"] in (29, 30)
+
+
+def test_connect_to_reports_a_redirect_when_not_following(base_url: str) -> None:
+    result = run_failing({"url": f"http://localhost:{_port(base_url)}/upgrade?port=1", "connect_to": "127.0.0.1"})
+    assert result["status"] == 301
+    assert "status 301 is not one of [200]" in result["msg"]
+
+
+def test_connect_to_does_not_follow_a_redirect_to_another_host(base_url: str) -> None:
+    result = run({"url": f"http://localhost:{_port(base_url)}/elsewhere", "connect_to": "127.0.0.1",
+                  "follow_redirects": "all", "status_code": [302]})
+    assert result["headers"]["location"] == "https://other.example/healthz"
+
+
+def test_connect_to_rejects_a_bad_port() -> None:
+    result = run_failing({"url": "http://app.test/health", "connect_to": "127.0.0.1:http"})
+    assert "invalid port" in result["msg"]
+
+
+def test_connect_to_and_unix_socket_exclude_each_other() -> None:
+    result = run_failing({"url": "http://app.test/health", "connect_to": "127.0.0.1", "unix_socket": "/run/x.sock"})
+    assert "mutually exclusive" in result["msg"]
