@@ -24,6 +24,7 @@ import ast
 import importlib
 import json
 import math
+import os
 import re
 import sys
 import traceback
@@ -303,6 +304,19 @@ def unwrap_app(obj: object) -> tuple[object, list]:
     raise ValueError(f"{type(obj).__name__} object is not a Flask application (it has no 'config' and 'wsgi_app')")
 
 
+def static_facts(app: object) -> dict[str, object]:
+    """Where the application serves its static files from: the absolute ``static_folder`` and ``static_url_path``.
+
+    Both are None when the application has no static folder (``static_folder=None``).
+    """
+    folder = getattr(app, "static_folder", None)
+    url_path = getattr(app, "static_url_path", None)
+    return {
+        "static_folder": os.path.abspath(str(folder)) if folder else None,
+        "static_url_path": str(url_path) if folder and url_path is not None else None,
+    }
+
+
 def app_facts(import_string: str) -> dict[str, object]:
     """Import the application and return its facts (runs inside the application's Python)."""
     app, wrappers = unwrap_app(load_app(import_string))
@@ -313,6 +327,7 @@ def app_facts(import_string: str) -> dict[str, object]:
         proxy_fix=found,
         proxy_fix_x_proto=x_proto,
     )
+    facts.update(static_facts(app))
     try:
         from importlib.metadata import version  # pylint: disable=import-outside-toplevel
         facts["flask_version"] = version("flask")

@@ -347,6 +347,18 @@ facts:
       description: The database settings that point to SQLite.
       type: list
       elements: str
+    static_folder:
+      description:
+        - The absolute path of the application's C(static_folder), or V(null) when it has none.
+        - Used by the app role to serve a package's static files (C(app_static_dir=auto)).
+      type: str
+      returned: with O(app)
+      sample: /srv/hello_app/releases/20250101120000/hello_app/static
+    static_url_path:
+      description: The application's C(static_url_path), or V(null) when it has no static folder.
+      type: str
+      returned: with O(app)
+      sample: /static
     flask_version:
       description: The version of Flask in O(venv).
       type: str

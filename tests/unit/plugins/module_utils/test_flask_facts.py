@@ -230,6 +230,21 @@ def test_app_facts(app_dir: t.Any) -> None:
     assert wrapped["flask_version"]
 
 
+def test_app_facts_report_the_static_folder(app_dir: t.Any) -> None:
+    """app_static_dir auto serves the folder these facts name (a package's pkg/static)."""
+    facts = facts_mod.app_facts("factsapp:app")
+    assert facts["static_folder"] == str(app_dir / "factsapp" / "static")
+    assert facts["static_url_path"] == "/static"
+
+
+def test_static_facts_without_a_static_folder() -> None:
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("nostatic", static_folder=None)
+    assert facts_mod.static_facts(app) == {"static_folder": None, "static_url_path": None}
+    custom = flask.Flask("custom", static_folder="/srv/assets", static_url_path="/assets")
+    assert facts_mod.static_facts(custom) == {"static_folder": "/srv/assets", "static_url_path": "/assets"}
+
+
 def test_source_runs_as_a_script(app_dir: t.Any) -> None:
     """The module runs this file's source with ``python -c``; it must print one report line."""
     source = open(facts_mod.__file__, encoding="utf-8").read()
