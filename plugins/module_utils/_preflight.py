@@ -333,7 +333,9 @@ def check_source(
     if not any(exists(path) for path in candidates):
         message = "app_wsgi is '%s' but %s has neither %s nor %s." % (app_wsgi, where, candidates[0], candidates[1])
         available = sorted(set(top_level))
-        if available:
+        if module.endswith(".py") and any(exists(path) for path in wsgi_candidates(module[:-3])):
+            message += " app_wsgi names a module, not a file: did you mean '%s'?" % app_wsgi.strip().replace(".py:", ":", 1)
+        elif available:
             message += " Its top-level modules: %s." % ", ".join(available[:10])
         message += " Set app_wsgi to module:callable of the application's WSGI entry point."
         problems.append(message + hint)

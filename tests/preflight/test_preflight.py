@@ -1,0 +1,165 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The playbooks' preflight (playbooks/tasks/preflight.yml), run on the controller alone.
+
+Each test runs ansible-playbook on tests/preflight/preflight.yml against localhost (ansible_connection=local, check
+mode), with an inventory written for it: what the preflight warns about (unknown role variables, never their values)
+and what it refuses (a source without its requirements file or WSGI module), naming the variable to change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PLAYBOOK = os.path.join(HERE, "preflight.yml")
+HELLO_APP = os.path.join(ROOT, "examples", "hello_app")
+SITE_ROLES = ["certbot", "nginx", "app", "gunicorn"]
+SECRET = "s3cret-value-never-printed"
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("collections")
+    namespace = root / "ansible_collections" / "flaskops"
+    namespace.mkdir(parents=True)
+    os.symlink(ROOT, namespace / "deploy")
+    return str(root)
+
+
+@pytest.fixture()
+def run(tmp_path, collections_path):
+    """run(host_vars, roles, extra_vars, group_vars) -> CompletedProcess (stdout and stderr together)."""
+
+    def _run(host_vars=None, roles=None, extra_vars=None, group_vars=None):
+        inventory = tmp_path / "inventory"
+        (inventory / "group_vars").mkdir(parents=True, exist_ok=True)
+        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "app_name": "hello",
+                "app_source_path": HELLO_APP, "app_domains": ["hello.example.org"]}
+        host.update(host_vars or {})
+        (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
+        (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars or {}))
+        extra = {"preflight_roles": roles or ["app", "gunicorn"]}
+        extra.update(extra_vars or {})
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
+                   PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        return subprocess.run(
+            ["ansible-playbook", "-i", str(inventory), PLAYBOOK, "--check", "-e", json.dumps(extra)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+        )
+
+    return _run
+
+
+def _warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("[WARNING]:")]
+
+
+def _source(tmp_path, name="src", requirements=True, project=False, wsgi="wsgi.py") -> str:
+    source = tmp_path / name
+    shutil.copytree(HELLO_APP, source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
+    if not requirements:
+        (source / "requirements.txt").unlink()
+    if project:
+        (source / "pyproject.toml").write_text('[project]\nname = "hello"\nversion = "1.0.0"\n')
+    if wsgi != "wsgi.py":
+        (source / "wsgi.py").rename(source / wsgi)
+    return str(source)
+
+
+def test_a_clean_inventory_gives_no_warning(run) -> None:
+    result = run(roles=SITE_ROLES)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _warnings(result.stdout) == [], result.stdout[-3000:]
+    assert "preflight passed" in result.stdout
+
+
+def test_a_typo_warns_with_the_declared_name_and_never_the_value(run) -> None:
+    result = run(roles=SITE_ROLES, extra_vars={"app_sercrets": {"SECRET_KEY": SECRET}},
+                 group_vars={"ufw_rules": [], "gunicorn_worker": 3})
+    assert result.returncode == 0, result.stdout[-3000:]
+    warnings = _warnings(result.stdout)
+    assert len(warnings) == 2, warnings
+    typo = [line for line in warnings if "app_sercrets" in line][0]
+    assert "app_sercrets is set by extra vars, but no role of this play declares it" in typo
+    assert "looked in certbot, nginx, app, gunicorn;" in typo
+    assert typo.endswith("Did you mean app_secrets?")
+    assert any("gunicorn_worker is set by the inventory" in line and line.endswith("Did you mean gunicorn_workers?")
+               for line in warnings)
+    assert SECRET not in result.stdout
+    assert "preflight passed" in result.stdout
+
+
+def test_an_input_the_app_role_sets_itself_warns(run) -> None:
+    """systemd_units given to site.yml's roles: app includes systemd with its own units."""
+    result = run(roles=SITE_ROLES, group_vars={"systemd_units": [], "systemd_hardening": {}})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _warnings(result.stdout) == [
+        "[WARNING]: systemd_units is set by the inventory, but no role of this play declares it (looked in certbot, "
+        "nginx, app, gunicorn; systemd (included by app), python_venv (included by app)); app sets systemd_units "
+        "itself when it includes systemd, so this value is not used."
+    ]
+
+
+def test_fail_on_unknown_refuses(run) -> None:
+    result = run(extra_vars={"app_sercrets": {"SECRET_KEY": SECRET}, "flaskops_fail_on_unknown_vars": True})
+    assert result.returncode != 0
+    assert "Unknown variables (fail_on_unknown): app_sercrets is set by extra vars" in result.stdout
+    assert SECRET not in result.stdout
+    assert "preflight passed" not in result.stdout
+
+
+def test_a_missing_requirements_file_of_a_project_fails_naming_the_variables(run, tmp_path) -> None:
+    result = run(host_vars={"app_source_path": _source(tmp_path, requirements=False, project=True)})
+    assert result.returncode != 0
+    assert "Check the source on the controller" in result.stdout
+    assert "app_requirements_file is 'requirements.txt' but" in result.stdout
+    assert "(app_source_path) has no such file. It has a pyproject.toml" in result.stdout
+    assert 'app_requirements_file: "" and app_install_project: true' in result.stdout
+    assert "changed=0" in result.stdout and "preflight passed" not in result.stdout
+
+
+def test_a_missing_wsgi_module_fails_naming_the_variable(run, tmp_path) -> None:
+    result = run(host_vars={"app_source_path": _source(tmp_path, wsgi="web.py")})
+    assert result.returncode != 0
+    assert "app_wsgi is 'wsgi:app' but" in result.stdout
+    assert "has neither wsgi.py nor wsgi/__init__.py" in result.stdout
+    assert "Its top-level modules: hello_app, web." in result.stdout
+    assert "preflight passed" not in result.stdout
+
+
+def test_an_archive_is_checked_from_its_member_list(run, tmp_path) -> None:
+    source = _source(tmp_path)
+    good, wrapped = tmp_path / "good.tar.gz", tmp_path / "wrapped.tar.gz"
+    with tarfile.open(good, "w:gz") as archive:
+        archive.add(source, arcname=".")
+    with tarfile.open(wrapped, "w:gz") as archive:
+        archive.add(source, arcname="hello")
+    ok = run(host_vars={"app_source_type": "archive", "app_source_archive": str(good)},
+             extra_vars={"app_wsgi": "hello_app:create_app()"})
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    assert "preflight passed" in ok.stdout
+    bad = run(host_vars={"app_source_type": "archive", "app_source_archive": str(wrapped)})
+    assert bad.returncode != 0
+    assert "(app_source_archive) has no such file" in bad.stdout
+    assert "(app_source_archive) has neither wsgi.py nor wsgi/__init__.py" in bad.stdout
+    assert "Every file of the archive is under hello/" in bad.stdout
+
+
+def test_rollback_and_restart_do_not_depend_on_the_source(run, tmp_path) -> None:
+    """rollback.yml and restart.yml validate the app role without its server role: no source check."""
+    result = run(roles=["app"], host_vars={"app_source_path": _source(tmp_path, requirements=False, wsgi="web.py")})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "preflight passed" in result.stdout
