@@ -47,8 +47,9 @@ lint: venv collection ## yamllint + ansible-lint (production profile)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint
 
-unit: venv collection build ## unit tests (modules, module_utils, templates, example app)
+unit: venv collection build ## unit tests (modules, module_utils, templates, the preflight on the controller, example app)
 	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/preflight
 	cd examples/hello_app && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests
 
 sanity: venv ## ansible-test sanity for plugins/

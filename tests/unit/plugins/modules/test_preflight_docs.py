@@ -1,0 +1,49 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The documentation of the preflight actions matches their argument specs one for one, and the examples use it."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.flaskops.deploy.plugins.action import preflight_source as preflight_source_action
+from ansible_collections.flaskops.deploy.plugins.action import preflight_vars as preflight_vars_action
+from ansible_collections.flaskops.deploy.plugins.modules import preflight_source, preflight_vars
+
+ACTIONS = {
+    "preflight_vars": (preflight_vars, preflight_vars_action.ActionModule),
+    "preflight_source": (preflight_source, preflight_source_action.ActionModule),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_documentation_matches_the_argument_spec(name: str) -> None:
+    module, action = ACTIONS[name]
+    documentation = yaml.safe_load(module.DOCUMENTATION)
+    assert documentation["module"] == name
+    options = documentation["options"]
+    assert set(options) == set(action.ARGUMENT_SPEC)
+    for option, spec in action.ARGUMENT_SPEC.items():
+        assert options[option]["type"] == spec["type"], option
+        assert options[option].get("required", False) == spec.get("required", False), option
+        assert options[option].get("default") == spec.get("default"), option
+        assert options[option].get("choices") == spec.get("choices"), option
+        assert options[option].get("elements") == spec.get("elements"), option
+        assert options[option]["description"], option
+    for key, spec in yaml.safe_load(module.RETURN).items():
+        assert spec["returned"] and spec["type"] and spec["description"], key
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_examples_use_documented_options(name: str) -> None:
+    module, action = ACTIONS[name]
+    examples = yaml.safe_load(module.EXAMPLES)
+    assert len(examples) >= 3
+    for task in examples:
+        assert task["name"]
+        args = task["flaskops.deploy." + name]
+        assert set(args) <= set(action.ARGUMENT_SPEC), task["name"]
+        assert {option for option, spec in action.ARGUMENT_SPEC.items() if spec.get("required")} <= set(args)
