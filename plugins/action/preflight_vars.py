@@ -22,10 +22,17 @@ from ansible_collections.flaskops.deploy.plugins.module_utils import _preflight 
 DEFAULT_ROLES_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
 
 
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A safe loader that reads Ansible's tags (!unsafe, !vault) as nothing: only names matter here."""
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
 def _load_yaml(path):
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_Loader)
     except FileNotFoundError:
         return None
     except (OSError, yaml.YAMLError) as exc:
