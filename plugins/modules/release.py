@@ -1,0 +1,729 @@
+#!/usr/bin/python
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+DOCUMENTATION = r"""
+module: release
+short_description: Read, plan and record the blue/green release state of an application
+version_added: 0.1.0
+description:
+  - "An application deployed by the C(flaskops.deploy.app) role runs in two slots, V(blue) and V(green) (the systemd
+    units C(<app>@<slot>.service) and C(<app>@<slot>.socket)). Which one is live is said by three sources: the state
+    file (O(state_file)), nginx's upstream file (O(upstream_file), one line C(server <slot address> max_fails=0;)) and
+    the units themselves. A run that was interrupted can leave them disagreeing; this module reads all three and says
+    what the next run must do."
+  - "O(action=status) reads the state file, the upstream file, the slots' units (C(systemctl show)) and the releases
+    under O(releases_dir), and returns the normalised state (RV(state)), the plan for O(release_dir) (RV(plan)), the
+    releases (RV(releases)), the release a rollback would go back to (RV(rollback)) and the releases a prune would
+    remove (RV(prune)). It changes nothing."
+  - The plan repairs what an interrupted run left. The slot nginx serves is live whatever the state file says, and it
+    is never stopped or restarted before the traffic has moved away from it. A slot that runs but serves nothing is
+    stopped before it is used again (RV(plan.stop_first)).
+  - O(action=commit) records that O(slot) serves O(release_dir) by replacing the state file atomically, and removes
+    the release's failure report (C(<release_dir>.failed)). It refuses to record a slot that nginx does not serve.
+  - O(action=prune) removes the releases beyond O(keep) (failed and incomplete ones first), never the live one, the
+    previous one, the ones either slot runs or those in O(protect), and the failure reports of removed releases.
+  - The state file holds release ids, directories, server names and fingerprints only; no secret is read or returned.
+author:
+  - flaskops.deploy maintainers (@flaskops)
+extends_documentation_fragment:
+  - flaskops.deploy.attributes
+  - ansible.builtin.files
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the module reads everything a real run reads and returns RV(changed) and RV(would) exactly as a
+        real run would, without writing or removing anything.
+  diff_mode:
+    support: full
+    details:
+      - O(action=commit) returns the state file before and after.
+  idempotent:
+    support: full
+options:
+  action:
+    description:
+      - V(status) reads the state and plans; V(commit) writes the state file; V(prune) removes old releases.
+    type: str
+    default: status
+    choices: [status, commit, prune]
+  app_name:
+    description:
+      - The application's name, which names the slots' units C(<app_name>@<slot>.service) and C(.socket).
+    type: str
+    required: true
+  state_file:
+    description:
+      - The state file, C(/etc/<app_name>/slots/state.json) with the role's defaults.
+      - A file that does not exist means no slot was recorded yet.
+    type: path
+    required: true
+  upstream_file:
+    description:
+      - nginx's upstream file that the role switches, C(/etc/nginx/flaskops/<app_name>.upstream.conf) with its
+        defaults.
+      - When it is not given or does not exist, nginx is not switched; then O(link) tells which slot serves, if given.
+    type: path
+  link:
+    description:
+      - The stable socket link that follows the live slot, C(/run/<app_name>/<app_name>.sock). Only read when there is
+        no upstream file.
+    type: path
+  slot_addresses:
+    description:
+      - 'Each slot''s address as the upstream file names it, for example
+        V({"blue": "unix:/run/hello/blue.sock", "green": "unix:/run/hello/green.sock"}) or
+        V({"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}).'
+      - Needed to tell which slot the upstream file or O(link) points at.
+    type: dict
+    default: {}
+  releases_dir:
+    description:
+      - The directory of the releases, C(/srv/<app_name>/releases). Each subdirectory is a release; it is complete
+        when it holds O(marker), failed when a C(<id>.failed) report lies next to it.
+      - Required by O(action=prune). With O(action=status) the releases are listed when it is given.
+    type: path
+  marker:
+    description:
+      - The file that marks a release complete (built, hooks run). Its modification time orders the releases.
+    type: str
+    default: .flaskops-release
+  release_dir:
+    description:
+      - With O(action=status), the release to plan for; RV(plan) is returned when it is given.
+      - With O(action=commit), the release that O(slot) now serves. Required there.
+    type: path
+  release:
+    description:
+      - With O(action=commit), the release's id. Defaults to the last part of O(release_dir).
+    type: str
+  fingerprint:
+    description:
+      - The fingerprint of what the slot runs (see O(runtime_files)). When not given, it is computed from
+        O(slot_format), O(server), O(release_dir) and O(runtime_files), the way the role computes it.
+    type: str
+  server:
+    description:
+      - The server the slot runs the release with. Required by O(action=commit), and by O(action=status) with
+        O(release_dir) when O(fingerprint) is not given.
+    type: str
+    choices: [gunicorn, waitress]
+  runtime_files:
+    description:
+      - The files a slot depends on besides its release (env file, server configuration, unit files), whose SHA-1
+        goes into the computed fingerprint. Files that do not exist are left out.
+      - Their contents are hashed on the host and never returned.
+    type: list
+    elements: path
+    default: []
+  slot_format:
+    description:
+      - The format of the slots' drop-ins, part of the computed fingerprint.
+    type: int
+    default: 1
+  restart:
+    description:
+      - With O(action=status), plan a flip to a fresh slot even when nothing changed.
+    type: bool
+    default: false
+  slot:
+    description:
+      - With O(action=commit), the slot that now serves O(release_dir). Required there.
+    type: str
+    choices: [blue, green]
+  rollback_to:
+    description:
+      - With O(action=status), the release id RV(rollback) is computed for; the previous release when not given.
+    type: str
+  keep:
+    description:
+      - How many complete releases stay on disk, the newest ones; the protected ones among them count.
+    type: int
+    default: 5
+  protect:
+    description:
+      - Release ids or directories that O(action=prune) never removes, besides the live, previous and slots' releases
+        and O(release_dir).
+    type: list
+    elements: str
+    default: []
+notes:
+  - "O(mode), O(owner) and O(group) apply to the state file written by O(action=commit); the role writes it as
+    C(root:<app_group>) with mode C(0640)."
+  - The module runs C(systemctl show) to read the units' state, in check mode too.
+seealso:
+  - module: flaskops.deploy.health_check
+    description: The health gates between starting a slot, switching to it and recording it.
+"""
+
+EXAMPLES = r"""
+- name: Read the release state and plan the release
+  flaskops.deploy.release:
+    app_name: hello
+    state_file: /etc/hello/slots/state.json
+    upstream_file: /etc/nginx/flaskops/hello.upstream.conf
+    slot_addresses:
+      blue: unix:/run/hello/blue.sock
+      green: unix:/run/hello/green.sock
+    releases_dir: /srv/hello/releases
+    release_dir: /srv/hello/releases/4f2a9c1
+    server: gunicorn
+    runtime_files:
+      - /etc/hello/env
+      - /etc/hello/gunicorn.conf.py
+      - /etc/systemd/system/hello@.service
+      - /etc/systemd/system/hello@.socket
+  register: hello_release
+
+- name: Say what the run does
+  ansible.builtin.debug:
+    msg: >-
+      flip={{ hello_release.plan.flip }} ({{ hello_release.plan.reason }}), next slot {{ hello_release.plan.next }},
+      stop first {{ hello_release.plan.stop_first }}, repairs {{ hello_release.plan.repairs }}
+
+- name: Record the slot that serves the release, after the switch and the check through nginx
+  flaskops.deploy.release:
+    action: commit
+    app_name: hello
+    state_file: /etc/hello/slots/state.json
+    upstream_file: /etc/nginx/flaskops/hello.upstream.conf
+    slot_addresses:
+      blue: unix:/run/hello/blue.sock
+      green: unix:/run/hello/green.sock
+    slot: "{{ hello_release.plan.next }}"
+    release_dir: /srv/hello/releases/4f2a9c1
+    fingerprint: "{{ hello_release.plan.fingerprint }}"
+    server: gunicorn
+    owner: root
+    group: hello
+    mode: "0640"
+
+- name: Remove old releases, failed ones first
+  flaskops.deploy.release:
+    action: prune
+    app_name: hello
+    state_file: /etc/hello/slots/state.json
+    releases_dir: /srv/hello/releases
+    keep: 5
+    protect: [4f2a9c1]
+
+- name: Find the release a rollback to a named release would go back to
+  flaskops.deploy.release:
+    app_name: hello
+    state_file: /etc/hello/slots/state.json
+    releases_dir: /srv/hello/releases
+    rollback_to: 1e0b7d3
+  register: hello_rollback
+  failed_when: hello_rollback.rollback.error | length > 0
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the state file was written (O(action=commit)) or releases were removed (O(action=prune)); in
+    check mode, whether a real run would do so.
+  returned: always
+  type: bool
+  sample: true
+would:
+  description: What the run changes (in check mode, what a real run would change), one sentence per change. Empty when
+    nothing changes.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write /etc/hello/slots/state.json: slot green serves release 4f2a9c1"]
+state:
+  description: The state as read before any change.
+  returned: always
+  type: dict
+  contains:
+    recorded:
+      description: What the state file says, normalised (V(active), V(previous), V(slots)).
+      type: dict
+      returned: always
+      sample: {"active": "blue", "previous": "/srv/hello/releases/1e0b7d3", "slots": {"blue": {
+               "release": "4f2a9c1", "release_dir": "/srv/hello/releases/4f2a9c1", "server": "gunicorn",
+               "fingerprint": "0c1d..."}}}
+    state_file:
+      description: V(present), V(missing) or V(invalid) (not a JSON object, ignored).
+      type: str
+      returned: always
+      sample: present
+    nginx:
+      description: Whether the upstream file exists.
+      type: bool
+      returned: always
+      sample: true
+    upstream_servers:
+      description: The server addresses in the upstream file.
+      type: list
+      elements: str
+      returned: always
+      sample: ["unix:/run/hello/blue.sock"]
+    upstream_canonical:
+      description: Whether the upstream file is exactly the line the role writes for the slot it names.
+      type: bool
+      returned: always
+      sample: true
+    served:
+      description: The slot nginx (or, without nginx, O(link)) sends the traffic to; empty when unknown.
+      type: str
+      returned: always
+      sample: blue
+    served_by:
+      description: V(nginx), V(link) or empty.
+      type: str
+      returned: always
+      sample: nginx
+    units:
+      description: Per slot, the V(service) and V(socket) unit states, and whether the slot is V(running) or V(failed).
+      type: dict
+      returned: always
+      sample: {"blue": {"service": "active", "socket": "active", "running": true, "failed": false},
+               "green": {"service": "inactive", "socket": "inactive", "running": false, "failed": false}}
+    running:
+      description: The slots that run.
+      type: list
+      elements: str
+      returned: always
+      sample: [blue]
+    live:
+      description: The slot that serves; the one nginx serves when known, else the state file's.
+      type: str
+      returned: always
+      sample: blue
+    live_trusted:
+      description: Whether the state file records RV(state.live) as active, so its fingerprint is what it runs.
+      type: bool
+      returned: always
+      sample: true
+    live_record:
+      description: The state file's entry of the live slot when trusted, else empty.
+      type: dict
+      returned: always
+      sample: {"release": "4f2a9c1", "release_dir": "/srv/hello/releases/4f2a9c1", "server": "gunicorn",
+               "fingerprint": "0c1d..."}
+    problems:
+      description: What disagrees or is wrong, each with a V(code) (V(state-invalid), V(upstream-unknown),
+        V(served-not-recorded), V(idle-running), V(live-not-running)) and a V(message).
+      type: list
+      elements: dict
+      returned: always
+      sample: [{"code": "idle-running", "message": "slot green is running but does not serve ..."}]
+    disagree:
+      description: Whether the state file, the upstream file and the units contradict each other.
+      type: bool
+      returned: always
+      sample: false
+    interrupted:
+      description: Whether the disagreement looks like an interrupted run.
+      type: bool
+      returned: always
+      sample: false
+plan:
+  description: What a run putting O(release_dir) live does.
+  returned: when O(action=status) and O(release_dir) is given
+  type: dict
+  contains:
+    flip:
+      description: Whether the release starts in the idle slot and the traffic flips to it.
+      type: bool
+      returned: always
+      sample: true
+    reason:
+      description: Why (or why not).
+      type: str
+      returned: always
+      sample: what slot blue runs differs (release, server, configuration or units)
+    live:
+      description: The slot that serves now, empty when none.
+      type: str
+      returned: always
+      sample: blue
+    next:
+      description: The slot the release starts in, empty without a flip.
+      type: str
+      returned: always
+      sample: green
+    old:
+      description: The running slot that serves until the switch, is switched back to when the check through the
+        proxy fails, and is drained and stopped after the switch; empty when there is none.
+      type: str
+      returned: always
+      sample: blue
+    stop_first:
+      description: Slots to stop before anything else (running, serving nothing). Never the slot nginx serves.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    reset_failed:
+      description: Slots whose failed units must be reset before the start.
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    switch_to:
+      description: Without a flip, the slot nginx's upstream file must be put back on; empty when it is right.
+      type: str
+      returned: always
+      sample: ""
+    keep_serving:
+      description: The slot that serves and must not be stopped or restarted before the switch.
+      type: str
+      returned: always
+      sample: blue
+    previous_release_dir:
+      description: What C(previous) points at after the run.
+      type: str
+      returned: always
+      sample: /srv/hello/releases/1e0b7d3
+    first_deploy:
+      description: Whether the state file records no live slot yet (the single service of earlier versions is
+        retired after the first flip).
+      type: bool
+      returned: always
+      sample: false
+    repairs:
+      description: What the plan repairs of an interrupted run, one sentence each.
+      type: list
+      elements: str
+      returned: always
+      sample: ["stop slot green first: it runs but serves nothing"]
+    release_dir:
+      description: O(release_dir).
+      type: str
+      returned: always
+      sample: /srv/hello/releases/4f2a9c1
+    fingerprint:
+      description: The fingerprint the plan compared (O(fingerprint) or the computed one).
+      type: str
+      returned: always
+      sample: 5b7f0c2e4d9a1b3c6e8f0a2b4c6d8e0f1a3b5c7d
+releases:
+  description: The releases under O(releases_dir), newest first.
+  returned: when O(releases_dir) is given
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The release id (the directory's name).
+      type: str
+      returned: always
+    path:
+      description: The release directory.
+      type: str
+      returned: always
+    mtime:
+      description: The modification time of O(marker) (of the directory when incomplete).
+      type: float
+      returned: always
+    complete:
+      description: Whether the release holds O(marker).
+      type: bool
+      returned: always
+    failed:
+      description: Whether a C(<id>.failed) report lies next to it.
+      type: bool
+      returned: always
+  sample: [{"id": "4f2a9c1", "path": "/srv/hello/releases/4f2a9c1", "mtime": 1718000000.0, "complete": true,
+            "failed": false}]
+rollback:
+  description: The release a rollback goes back to (O(rollback_to) or the previous one).
+  returned: when O(action=status) and O(releases_dir) is given
+  type: dict
+  contains:
+    release:
+      description: The release id, empty when there is none.
+      type: str
+      returned: always
+      sample: 1e0b7d3
+    already_live:
+      description: Whether the live slot runs it already.
+      type: bool
+      returned: always
+      sample: false
+    candidates:
+      description: The complete releases that did not fail, newest first, without the live one.
+      type: list
+      elements: str
+      returned: always
+      sample: [1e0b7d3]
+    error:
+      description: Why there is nothing to go back to; empty when there is.
+      type: str
+      returned: always
+      sample: ""
+prune:
+  description: The release ids a prune removes (O(action=prune)) or would remove (O(action=status)), in order.
+  returned: when O(releases_dir) is given
+  type: list
+  elements: str
+  sample: [9a8b7c6]
+committed:
+  description: The state file's content after O(action=commit).
+  returned: when O(action=commit)
+  type: dict
+  sample: {"active": "green", "previous": "/srv/hello/releases/1e0b7d3", "slots": {}}
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
+    SLOTS,
+    commit,
+    fingerprint,
+    parse_systemctl_show,
+    plan,
+    protected_releases,
+    read_state,
+    release_id,
+    retention,
+    rollback_candidates,
+    runtime_sum_line,
+    slot_units,
+)
+
+
+def _read_text(module: AnsibleModule, path: str | None) -> str | None:
+    """The text of ``path``, ``None`` when it is not given or does not exist."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        module.fail_json(msg=f"cannot read {path}: {to_native(error)}")
+
+
+def _unit_states(module: AnsibleModule, app_name: str) -> dict[str, str]:
+    systemctl = module.get_bin_path("systemctl", required=True)
+    units = slot_units(app_name)
+    rc, out, err = module.run_command([systemctl, "show", "--property=Id,ActiveState"] + units)
+    if rc != 0:
+        module.fail_json(msg=f"systemctl show failed (rc {rc}): {err.strip() or out.strip()}")
+    states = parse_systemctl_show(out)
+    return {unit: states.get(unit, "") for unit in units}
+
+
+def _runtime_sums(module: AnsibleModule, paths: list[str]) -> list[str]:
+    lines = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha1(handle.read()).hexdigest()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            module.fail_json(msg=f"cannot read the runtime file {path}: {to_native(error)}")
+        lines.append(runtime_sum_line(path, digest))
+    return lines
+
+
+def _list_releases(module: AnsibleModule, releases_dir: str, marker: str) -> list[dict[str, t.Any]]:
+    try:
+        names = sorted(os.listdir(releases_dir))
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        module.fail_json(msg=f"cannot list {releases_dir}: {to_native(error)}")
+    releases = []
+    for name in names:
+        path = os.path.join(releases_dir, name)
+        if os.path.islink(path) or not os.path.isdir(path):
+            continue
+        marker_path = os.path.join(path, marker)
+        complete = os.path.isfile(marker_path)
+        releases.append({
+            "id": name,
+            "path": path,
+            "mtime": os.stat(marker_path if complete else path).st_mtime,
+            "complete": complete,
+            "failed": os.path.isfile(f"{path}.failed"),
+        })
+    releases.sort(key=lambda item: (item["mtime"], item["id"]), reverse=True)
+    return releases
+
+
+def _orphan_reports(releases_dir: str, remaining: set[str]) -> list[str]:
+    """The failure reports whose release directory is gone (or goes)."""
+    try:
+        names = sorted(os.listdir(releases_dir))
+    except OSError:
+        return []
+    return [name for name in names if name.endswith(".failed") and name[: -len(".failed")] not in remaining]
+
+
+def _fingerprint(module: AnsibleModule) -> str:
+    params = module.params
+    if params["fingerprint"]:
+        return params["fingerprint"]
+    if not params["server"]:
+        module.fail_json(msg="server is required to compute the fingerprint when fingerprint is not given")
+    sums = _runtime_sums(module, params["runtime_files"])
+    return fingerprint(params["slot_format"], params["server"], params["release_dir"], sums)
+
+
+def _write_state(module: AnsibleModule, path: str, content: dict[str, t.Any]) -> None:
+    directory = os.path.dirname(path) or "."
+    text = json.dumps(content, indent=4, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(to_bytes(text))
+            handle.flush()
+            os.fsync(handle.fileno())
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _do_commit(module: AnsibleModule, state: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    params = module.params
+    for name in ("slot", "release_dir", "server"):
+        if not params[name]:
+            module.fail_json(msg=f"action=commit needs {name}", **result)
+    slot = params["slot"]
+    if state["nginx"] and state["served"] != slot:
+        where = f"slot {state['served']}" if state["served"] else f"{state['upstream_servers'] or 'no server'}"
+        module.fail_json(msg=f"nginx serves {where}, not slot {slot}: switch the upstream before the record", **result)
+    release = params["release"] or release_id(params["release_dir"])
+    try:
+        new = commit(state, slot, release, params["release_dir"], _fingerprint(module), params["server"])
+    except ValueError as error:
+        module.fail_json(msg=str(error), **result)
+    result["committed"] = new
+    path = params["state_file"]
+    before_text = _read_text(module, path)
+    before: t.Any = None
+    if before_text is not None:
+        try:
+            before = json.loads(before_text)
+        except ValueError:
+            before = None
+    if before != new:
+        result["would"].append(f"write {path}: slot {slot} serves release {release}")
+        if module._diff:
+            result["diff"] = {
+                "before_header": path,
+                "after_header": path,
+                "before": before_text or "",
+                "after": json.dumps(new, indent=4, sort_keys=True) + "\n",
+            }
+        if not module.check_mode:
+            try:
+                _write_state(module, path, new)
+            except OSError as error:
+                module.fail_json(msg=f"cannot write {path}: {to_native(error)}", **result)
+    report = f"{params['release_dir'].rstrip('/')}.failed"
+    if os.path.lexists(report):
+        result["would"].append(f"remove {report}: release {release} serves now")
+        if not module.check_mode:
+            os.unlink(report)
+    if os.path.exists(path) or not module.check_mode:
+        # In check mode a state file that does not exist yet gets its owner, group and mode with the write.
+        file_args = module.load_file_common_arguments(params, path=path)
+        if module.set_fs_attributes_if_different(file_args, False) and before == new:
+            result["would"].append(f"set the owner, group or mode of {path}")
+
+
+def _do_prune(module: AnsibleModule, releases_dir: str, removal: list[str], releases: list[dict[str, t.Any]],
+              result: dict[str, t.Any]) -> None:
+    remaining = {item["id"] for item in releases} - set(removal)
+    for name in removal:
+        path = os.path.join(releases_dir, name)
+        result["would"].append(f"remove release {path}")
+        if not module.check_mode:
+            shutil.rmtree(path)
+    for name in _orphan_reports(releases_dir, remaining):
+        path = os.path.join(releases_dir, name)
+        result["would"].append(f"remove failure report {path}")
+        if not module.check_mode:
+            os.unlink(path)
+
+
+def main() -> t.NoReturn:
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "default": "status", "choices": ["status", "commit", "prune"]},
+            "app_name": {"type": "str", "required": True},
+            "state_file": {"type": "path", "required": True},
+            "upstream_file": {"type": "path"},
+            "link": {"type": "path"},
+            "slot_addresses": {"type": "dict", "default": {}},
+            "releases_dir": {"type": "path"},
+            "marker": {"type": "str", "default": ".flaskops-release"},
+            "release_dir": {"type": "path"},
+            "release": {"type": "str"},
+            "fingerprint": {"type": "str"},
+            "server": {"type": "str", "choices": ["gunicorn", "waitress"]},
+            "runtime_files": {"type": "list", "elements": "path", "default": []},
+            "slot_format": {"type": "int", "default": 1},
+            "restart": {"type": "bool", "default": False},
+            "slot": {"type": "str", "choices": list(SLOTS)},
+            "rollback_to": {"type": "str"},
+            "keep": {"type": "int", "default": 5},
+            "protect": {"type": "list", "elements": "str", "default": []},
+        },
+        required_if=[("action", "commit", ("slot", "release_dir", "server")), ("action", "prune", ("releases_dir",))],
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    params = module.params
+    action = params["action"]
+    unknown = sorted(set(params["slot_addresses"]) - set(SLOTS))
+    if unknown:
+        module.fail_json(msg=f"slot_addresses has keys other than {', '.join(SLOTS)}: {', '.join(unknown)}")
+    addresses = {slot: str(value) for slot, value in params["slot_addresses"].items()}
+    if params["keep"] < 0:
+        module.fail_json(msg=f"keep must be at least 0, got {params['keep']}")
+
+    upstream_text = _read_text(module, params["upstream_file"])
+    link_target = None
+    if upstream_text is None and params["link"] and os.path.islink(params["link"]):
+        link_target = os.readlink(params["link"])
+    units = _unit_states(module, params["app_name"]) if action == "status" else {}
+    state = read_state(_read_text(module, params["state_file"]), upstream_text, units, addresses, link_target)
+    result: dict[str, t.Any] = {"changed": False, "would": [], "state": state}
+
+    releases: list[dict[str, t.Any]] = []
+    removal: list[str] = []
+    if params["releases_dir"]:
+        releases = _list_releases(module, params["releases_dir"], params["marker"])
+        extra = params["protect"] + ([params["release_dir"]] if params["release_dir"] else [])
+        protected = protected_releases(state, extra)
+        removal = retention(releases, params["keep"], protected)
+        result["releases"] = releases
+        result["prune"] = removal
+
+    if action == "status":
+        if params["release_dir"]:
+            result["plan"] = plan(state, params["release_dir"], _fingerprint(module), params["restart"])
+        if params["releases_dir"]:
+            result["rollback"] = rollback_candidates(state, releases, params["rollback_to"])
+    elif action == "commit":
+        _do_commit(module, state, result)
+    else:
+        _do_prune(module, params["releases_dir"], removal, releases, result)
+
+    result["changed"] = bool(result["would"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
