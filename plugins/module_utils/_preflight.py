@@ -73,8 +73,9 @@ def declared_names(argument_specs: t.Mapping[str, t.Any] | None) -> set[str]:
     return names
 
 
-def role_of(name: str, prefixes: t.Mapping[str, str] = ROLE_PREFIXES) -> str | None:
+def role_of(name: str, prefixes: t.Mapping[str, str] | None = None) -> str | None:
     """The role whose prefix ``name`` starts with (the longest prefix wins), or None."""
+    prefixes = ROLE_PREFIXES if prefixes is None else prefixes
     matches = [prefix for prefix in prefixes if name.startswith(prefix)]
     if not matches:
         return None
@@ -140,13 +141,14 @@ def play_scope(
     play_roles: t.Iterable[str],
     declared: t.Mapping[str, set[str]],
     includes: t.Mapping[str, t.Iterable[tuple[str, set[str]]]],
-    prefixes: t.Mapping[str, str] = ROLE_PREFIXES,
+    prefixes: t.Mapping[str, str] | None = None,
 ) -> PlayScope:
     """Collect what a play's roles declare.
 
     ``declared`` maps each role of the collection to its declared names, ``includes`` maps a role to its
     static role includes (``role_includes``). Includes are followed transitively.
     """
+    prefixes = ROLE_PREFIXES if prefixes is None else prefixes
     roles = list(dict.fromkeys(play_roles))
     known: set[str] = set()
     for role in roles:
@@ -190,9 +192,10 @@ def unknown_names(
     names: t.Iterable[str],
     scope: PlayScope,
     declared: t.Mapping[str, set[str]],
-    prefixes: t.Mapping[str, str] = ROLE_PREFIXES,
+    prefixes: t.Mapping[str, str] | None = None,
 ) -> list[str]:
     """The names (sorted) the play does not know, by the rule in this module's docstring."""
+    prefixes = ROLE_PREFIXES if prefixes is None else prefixes
     owners = collection_names(declared)
     unknown = set()
     for name in names:
@@ -225,12 +228,13 @@ def unknown_message(
     sources: t.Iterable[str],
     scope: PlayScope,
     declared: t.Mapping[str, set[str]],
-    prefixes: t.Mapping[str, str] = ROLE_PREFIXES,
+    prefixes: t.Mapping[str, str] | None = None,
 ) -> str:
     """One line about one unknown variable: where it was set, where it was looked for, what was meant.
 
     Only the name is used, never the value.
     """
+    prefixes = ROLE_PREFIXES if prefixes is None else prefixes
     where = " and ".join(sources) or "the inventory"
     message = "%s is set by %s, but no role of this play declares it (looked in %s)" % (name, where, looked_in(scope))
     if name in scope.owned:
