@@ -21,7 +21,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean build bench clean
+.PHONY: surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -98,7 +98,7 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity molecule molecule-smoke ## everything CI runs
+test: lint unit sanity molecule molecule-smoke newcomer ## everything CI runs
 
 build: venv ## build the collection tarball and install it into a scratch path
 	rm -rf .cache/build && mkdir -p .cache/build
@@ -111,6 +111,11 @@ demo: venv collection ## deploy the example app into a local container and query
 
 demo-clean: ## remove the demo container
 	scripts/demo.sh down
+
+# The path a new user takes, as a test: make demo twice (the second changes nothing), then the README's day-2 commands
+# exactly as written, in a shell without the variables above, under a load through nginx that must lose no request.
+newcomer: venv collection hosts ## the newcomer path: make demo twice, the README's day-2 commands under load (replaces the demo container)
+	tests/newcomer.sh
 
 bench: venv collection hosts ## run the benchmarks under bench/ (writes bench/results/*.json)
 	bench/run-all.sh
