@@ -163,3 +163,12 @@ def test_rollback_and_restart_do_not_depend_on_the_source(run, tmp_path) -> None
     result = run(roles=["app"], host_vars={"app_source_path": _source(tmp_path, requirements=False, wsgi="web.py")})
     assert result.returncode == 0, result.stdout[-3000:]
     assert "preflight passed" in result.stdout
+
+
+def test_the_warning_comes_before_the_failure_it_explains(run) -> None:
+    """A misspelt source variable: the warning names the right one, then the argument checks fail on it."""
+    result = run(host_vars={"app_source_path": ""}, extra_vars={"app_source_paht": "/srv/src/hello"})
+    assert result.returncode != 0
+    warning = result.stdout.index("[WARNING]: app_source_paht is set by extra vars")
+    assert result.stdout.index("app_source_type is 'path' but its source is not set: set app_source_path") > warning
+    assert "Did you mean app_source_path?" in result.stdout
