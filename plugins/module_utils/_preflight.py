@@ -214,11 +214,11 @@ def suggest(name: str, candidates: t.Iterable[str], cutoff: float = 0.75) -> str
 
 
 def looked_in(scope: PlayScope) -> str:
-    """``app, gunicorn; python_venv (included by app), systemd (included by app)``."""
+    """``app, gunicorn; python_venv (included by app), systemd (included by app)`` (included roles sorted)."""
     text = ", ".join(scope.roles) if scope.roles else "no role"
     if scope.included:
         text += "; " + ", ".join(
-            "%s (included by %s)" % (role, " and ".join(includers)) for role, includers in scope.included.items()
+            "%s (included by %s)" % (role, " and ".join(scope.included[role])) for role in sorted(scope.included)
         )
     return text
 

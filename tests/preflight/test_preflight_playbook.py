@@ -108,7 +108,7 @@ def test_an_input_the_app_role_sets_itself_warns(run) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     assert _warnings(result.stdout) == [
         "[WARNING]: systemd_units is set by the inventory, but no role of this play declares it (looked in certbot, "
-        "nginx, app, gunicorn; systemd (included by app), python_venv (included by app)); app sets systemd_units "
+        "nginx, app, gunicorn; python_venv (included by app), systemd (included by app)); app sets systemd_units "
         "itself when it includes systemd, so this value is not used."
     ]
 

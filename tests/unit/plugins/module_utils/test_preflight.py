@@ -176,7 +176,7 @@ def test_message_of_a_typo_suggests_the_name() -> None:
     scope = _scope(["app", "gunicorn"])
     message = pf.unknown_message("app_sercrets", ["extra vars"], scope, DECLARED)
     assert message.startswith("app_sercrets is set by extra vars, but no role of this play declares it")
-    assert "looked in app, gunicorn; systemd (included by app), python_venv (included by app)" in message
+    assert "looked in app, gunicorn; python_venv (included by app), systemd (included by app)" in message
     assert message.endswith("Did you mean app_secrets?")
     assert "\n" not in message
 
@@ -200,7 +200,7 @@ def test_message_of_another_roles_input() -> None:
 
 def test_message_without_a_close_name() -> None:
     message = pf.unknown_message("uwsgi_workers", ["extra vars"], _scope(["app"]), DECLARED)
-    assert message.endswith("(looked in app; systemd (included by app), python_venv (included by app)).")
+    assert message.endswith("(looked in app; python_venv (included by app), systemd (included by app)).")
 
 
 def test_the_roles_of_this_collection() -> None:
