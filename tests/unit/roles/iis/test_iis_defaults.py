@@ -96,7 +96,7 @@ def test_role_defaults_equal_the_spec_defaults():
         documented = SPEC[name]["default"]
         if isinstance(value, str) and "{{" in value:
             # a templated default is documented either as the same template or as what it gives
-            # without the optional shared inputs (iis_waitress_port: 8080 unless waitress_port is set)
+            # without the optional shared inputs
             expected = t.text(documented) if isinstance(documented, str) and "{{" in documented else documented
             assert t.expr(name) == expected, name
         else:

@@ -59,8 +59,8 @@ VARIANTS = {
     "several domains": {"app_domains": ["example.com", "www.example.com", "api.example.org"]},
     "csp on": {"iis_content_security_policy": "default-src 'self'; img-src 'self' data:"},
     "hsts preload": {"iis_hsts_preload": True, "iis_hsts_include_subdomains": True},
-    "shared waitress port": {"waitress_port": 9001},
-    "iis port": {"waitress_port": 9001, "iis_waitress_port": 8123},
+    "iis port": {"iis_waitress_port": 8123},
+    "another role's port is not read": {"waitress_port": 9001},
     "bigger body": {"app_max_content_length": 104857600},
     "no tls": {"app_tls_mode": "none", "iis_certificate_thumbprint": ""},
     "custom response": {"iis_unknown_host_action": "CustomResponse", "iis_unknown_host_status_code": 421},
@@ -91,7 +91,7 @@ def test_rules_order_and_proxy_target(role_templar, variant):
     assert names == expected
     assert all(r.get("stopProcessing") == "true" for r in rules(root))
 
-    port = overrides.get("iis_waitress_port", overrides.get("waitress_port", 8080))
+    port = overrides.get("iis_waitress_port", 8080)
     action = rule(root, "flaskops-waitress").find("action")
     assert action.get("type") == "Rewrite"
     assert action.get("url") == "http://127.0.0.1:%d{UNENCODED_URL}" % port

@@ -212,11 +212,13 @@ def test_rate_limited_locations(nginx_templar):
 
 
 def test_limits_follow_the_app_and_its_server(nginx_templar):
-    _, https = servers(render(nginx_templar, app_max_content_length=1048576, gunicorn_timeout=30, **TLS))
+    _, https = servers(render(nginx_templar, app_max_content_length=1048576, **TLS))
     assert directives(https, "client_max_body_size") == ["1048576"]
     proxied = location(https, "/")
-    assert directives(proxied, "proxy_read_timeout") == ["35s"]
-    assert directives(proxied, "proxy_send_timeout") == ["35s"]
+    assert directives(proxied, "proxy_read_timeout") == ["60s"]
+    assert directives(proxied, "proxy_send_timeout") == ["60s"]
+    _, https = servers(render(nginx_templar, nginx_proxy_read_timeout=95, gunicorn_timeout=90, **TLS))
+    assert directives(location(https, "/"), "proxy_read_timeout") == ["95s"], "nginx reads its own timeout only"
     for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme", "X-Forwarded-Host $host"):
         assert f"proxy_set_header {header};" in proxied
 
