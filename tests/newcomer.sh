@@ -51,7 +51,7 @@ run_step() {
   rc=$?
   if [ $rc -eq 0 ]; then
     record passed "$label" $(($(date +%s) - start))
-    grep -A4 '^PLAY RECAP' "$log" | grep -E '(ok|changed)=' | tail -4
+    awk '/^PLAY RECAP/ { recap = ""; next } /(ok|changed)=/ { recap = recap $0 "\n" } END { printf "%s", recap }' "$log"
   else
     record FAILED "$label" $(($(date +%s) - start)) "exit $rc, log $log"
     echo "[newcomer] FAILED (exit $rc): the errors, then the end of $log"
