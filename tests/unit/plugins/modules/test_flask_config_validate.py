@@ -389,6 +389,9 @@ def test_mode_app_and_mode_config_agree(app_dir: t.Any, tmp_path_factory: pytest
             imported, given = run(imported_args), run(given_args)
         assert ids(imported) == ids(given), name
         assert imported["facts"].pop("flask_version")
+        # Only the imported app has a static folder (app_static_dir auto serves it).
+        assert imported["facts"].pop("static_folder").endswith("/demo_app/static")
+        assert imported["facts"].pop("static_url_path") == "/static"
         # Only the imported app can tell how ProxyFix is set up.
         assert imported["facts"].pop("proxy_fix_x_proto") == (1 if config["PROXY_FIX"] else None)
         assert given["facts"].pop("proxy_fix_x_proto") is None
