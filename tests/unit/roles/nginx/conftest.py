@@ -25,10 +25,12 @@ BASE_VARS = {
     "groups": {"all": ["web1"], "web": ["web1"], "ungrouped": []},
     "hostvars": {"web1": {"inventory_hostname": "web1"}},
 }
-# What tasks/facts.yml sets on Debian 12 (nginx 1.22) for a certificate without an OCSP responder.
+# What tasks/facts.yml sets on Debian 12 (nginx 1.22) for a certificate without an OCSP responder, and what
+# flaskops.deploy.nginx_upstream returns in configure.yml for site hello.
 BASE_FACTS = {
     "__nginx_http2_directive": False,
     "__nginx_ocsp_stapling": False,
+    "__nginx_upstream": {"path": "/etc/nginx/flaskops/hello.upstream.conf"},
 }
 
 

@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import render_backends
+
 TLS = {
     "nginx_tls_certificate": "/etc/letsencrypt/live/hello/fullchain.pem",
     "nginx_tls_certificate_key": "/etc/letsencrypt/live/hello/privkey.pem",
@@ -283,7 +285,16 @@ FLEET = {
 
 
 def test_a_load_balancer_lists_its_backends_with_passive_health_checks(nginx_templar):
-    text = render(nginx_templar, "lb-upstream.conf.j2", nginx_lb_backends=["web1", "web2", "198.51.100.7"], **FLEET)
+    templar = nginx_templar({"nginx_lb_backends": ["web1", "web2", "198.51.100.7"], **FLEET})
+    backends = templar.expr("__nginx_lb_servers")
+    assert backends == [
+        {"name": "web1", "address": "10.0.0.11:80"},
+        {"name": "web2", "address": "web2.internal:80"},
+        {"name": "198.51.100.7", "address": "198.51.100.7:80"},
+    ]
+    # What flaskops.deploy.nginx_upstream writes from them with the role's defaults.
+    text = render_backends(backends, max_fails=templar.expr("nginx_lb_max_fails"),
+                           fail_timeout=templar.expr("nginx_lb_fail_timeout"))
     lines = [line for line in text.splitlines() if line.startswith("server ")]
     assert lines == [
         "server 10.0.0.11:80 max_fails=2 fail_timeout=10s; # backend web1",
