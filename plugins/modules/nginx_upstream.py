@@ -142,7 +142,7 @@ options:
     default: [systemctl, reload, nginx]
 notes:
   - The file is written as C(0644) when it is created; an existing file keeps its owner and mode.
-  - The workers are listed with C(pgrep --full '^nginx: worker process'); without pgrep, RV(drain_pids) is empty.
+  - "The workers are listed with C(pgrep --full '^nginx: worker process'); without pgrep, RV(drain_pids) is empty."
 seealso:
   - module: flaskops.deploy.release
     description: Reads which slot the upstream file serves, and records the slot after the switch.

@@ -173,7 +173,7 @@ def test_a_new_file_is_0644_and_the_mode_of_an_existing_one_stays(host: Host) ->
     os.chmod(host.path, 0o600)
     run(host.args(server="unix:/run/hello/green.sock"))
     assert stat.S_IMODE(os.stat(host.path).st_mode) == 0o600
-    assert [name for name in os.listdir(host.directory)] == ["hello.upstream.conf"]
+    assert os.listdir(host.directory) == ["hello.upstream.conf"]
 
 
 def test_force_false_writes_only_a_missing_file(host: Host) -> None:
