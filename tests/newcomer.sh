@@ -19,7 +19,7 @@ logs=.cache/newcomer
 readme=README.md
 # The load: 2 threads, a short pause between requests (the controller shares the machine), stopped by the test
 # when the last command ends, and in any case after NEWCOMER_LOAD_SECONDS or NEWCOMER_LOAD_REQUESTS.
-load_seconds=${NEWCOMER_LOAD_SECONDS:-1500}
+load_seconds=${NEWCOMER_LOAD_SECONDS:-2700}
 load_requests=${NEWCOMER_LOAD_REQUESTS:-300000}
 load_script=/usr/local/bin/flaskops-loadgen.py
 load_out=/run/flaskops-newcomer-load.json
