@@ -68,7 +68,14 @@ options:
       - nginx's upstream file that the role switches, C(/etc/nginx/flaskops/<app_name>.upstream.conf) with its
         defaults.
       - When it is not given or does not exist, nginx is not switched; then O(link) tells which slot serves, if given.
+      - Mutually exclusive with O(site).
     type: path
+  site:
+    description:
+      - The nginx site (the nginx role's C(nginx_site_name)) whose switchable upstream file is read; its path is derived
+        from the site name the way M(flaskops.deploy.nginx_upstream) derives it. Mutually exclusive with
+        O(upstream_file).
+    type: str
   link:
     description:
       - The stable socket link that follows the live slot, C(/run/<app_name>/<app_name>.sock). Only read when there is
@@ -481,6 +488,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     SLOTS,
     commit,
@@ -664,6 +672,7 @@ def main() -> t.NoReturn:
             "app_name": {"type": "str", "required": True},
             "state_file": {"type": "path", "required": True},
             "upstream_file": {"type": "path"},
+            "site": {"type": "str"},
             "link": {"type": "path"},
             "slot_addresses": {"type": "dict", "default": {}},
             "releases_dir": {"type": "path"},
@@ -681,6 +690,7 @@ def main() -> t.NoReturn:
             "protect": {"type": "list", "elements": "str", "default": []},
         },
         required_if=[("action", "commit", ("slot", "release_dir", "server")), ("action", "prune", ("releases_dir",))],
+        mutually_exclusive=[("upstream_file", "site")],
         add_file_common_args=True,
         supports_check_mode=True,
     )
@@ -693,6 +703,8 @@ def main() -> t.NoReturn:
     if params["keep"] < 0:
         module.fail_json(msg=f"keep must be at least 0, got {params['keep']}")
 
+    if params["site"]:
+        params["upstream_file"] = upstream_path(params["site"])
     upstream_text = _read_text(module, params["upstream_file"])
     link_target = None
     if upstream_text is None and params["link"] and os.path.islink(params["link"]):
