@@ -25,7 +25,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers newcomer-then-smoke surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
+.PHONY: test-containers molecule-all surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -105,12 +105,13 @@ test-fast: lint unit ## lint and unit tests only (no containers)
 test: lint unit sanity ## everything CI runs: then the scenarios and the newcomer path side by side
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-containers
 
-# The molecule scenarios on Debian 12, and the newcomer path followed by the smoke run on Debian 13, use separate
-# containers: the two streams run side by side, so that make test stays within about an hour on two cores.
-test-containers: molecule newcomer-then-smoke
+# The molecule scenarios (Debian 12, then the smoke run on Debian 13) and the newcomer path use separate containers:
+# they run side by side. The smoke run waits for the Debian 12 run: the same scenario name shares molecule's
+# ephemeral directory, so the two must not overlap.
+test-containers: molecule-all newcomer
 
-newcomer-then-smoke: venv collection hosts
-	@$(MAKE) --no-print-directory newcomer; rc=$$?; $(MAKE) --no-print-directory molecule-smoke && exit $$rc
+molecule-all: venv collection hosts
+	@$(MAKE) --no-print-directory molecule; rc=$$?; $(MAKE) --no-print-directory molecule-smoke && exit $$rc
 
 build: venv ## build the collection tarball and install it into a scratch path
 	rm -rf .cache/build && mkdir -p .cache/build
