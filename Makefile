@@ -10,12 +10,9 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
-# Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13).
-# The longest first, so that the two-at-a-time run ends as early as it can; a scenario missing from LONGEST_FIRST
-# still runs, after them.
-LONGEST_FIRST := fleet tls apps default certbot waitress backup
+# Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13); JOB_ORDER below orders their run.
 ALL_SCENARIOS := $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-SCENARIOS ?= $(filter $(ALL_SCENARIOS),$(LONGEST_FIRST)) $(filter-out $(LONGEST_FIRST),$(ALL_SCENARIOS))
+SCENARIOS ?= $(ALL_SCENARIOS)
 SMOKE_SCENARIOS ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
@@ -25,7 +22,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers molecule-all surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
+.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -59,42 +56,62 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, the
 sanity: venv ## ansible-test sanity for plugins/
 	scripts/sanity.sh
 
-# Scenarios run MOLECULE_JOBS at a time (they mostly wait on package downloads). When one ends, what its checks
-# reported is printed (the end of its log when it failed; the whole log stays in .cache/molecule-logs), and a summary
-# with the time of each follows.
+# Container jobs run MOLECULE_JOBS at a time from one pool: the Debian 12 scenarios, the smoke runs on Debian 13 and
+# the newcomer path, the longest first (JOB_ORDER), so that the pool ends as early as it can. Each molecule run has an
+# ephemeral directory of its own per distribution, so a scenario may run on both distributions at once. When one ends,
+# what its checks reported is printed (the end of its log when it failed; the whole log stays in .cache/molecule-logs),
+# and a summary with the time of each follows.
 MOLECULE_JOBS ?= 2
 MOLECULE_LOGS := .cache/molecule-logs
+# The smoke run on Debian 13 converges, re-runs, and deploys, restarts and rolls back under load; the full matrix of
+# operations (check mode, every source type) runs on Debian 12.
+SMOKE_OPERATIONS ?= site,deploy,restart,rollback
+# Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
+JOB_ORDER := debian12/fleet debian12/tls debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
+  $(SMOKE_DISTRO)/default debian12/backup
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
-	@$(MAKE) --no-print-directory molecule-run DISTRO=debian12 RUN_SCENARIOS="$(SCENARIOS)"
+	@$(MAKE) --no-print-directory container-pool POOL="$(addprefix debian12/,$(SCENARIOS))"
 
 molecule-smoke: venv collection hosts ## the smoke scenarios (SMOKE_SCENARIOS) on Debian 13
-	@$(MAKE) --no-print-directory molecule-run DISTRO=$(SMOKE_DISTRO) RUN_SCENARIOS="$(SMOKE_SCENARIOS)"
+	@$(MAKE) --no-print-directory container-pool POOL="$(addprefix $(SMOKE_DISTRO)/,$(SMOKE_SCENARIOS))"
 
-molecule-run:
-	@rm -rf $(MOLECULE_LOGS)/$(DISTRO) && mkdir -p $(MOLECULE_LOGS)/$(DISTRO)
-	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix molecule-scenario-,$(RUN_SCENARIOS)); \
-	  rc=$$?; for r in $(MOLECULE_LOGS)/$(DISTRO)/*.result; do \
-	    if grep -q FAILED $$r; then l=$${r%.result}.log; echo "=== end of the failed scenario's log: $$l"; \
+pool_order = $(filter $(1),$(JOB_ORDER)) $(filter-out $(JOB_ORDER),$(1))
+container-pool:
+	@for j in $(POOL); do rm -f $(MOLECULE_LOGS)/$$j.result; done; mkdir -p $(MOLECULE_LOGS)
+	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix job/,$(call pool_order,$(POOL))); \
+	  rc=$$?; for j in $(POOL); do r=$(MOLECULE_LOGS)/$$j.result; \
+	    if [ ! -f $$r ] || grep -q FAILED $$r; then l=$(MOLECULE_LOGS)/$$j.log; echo "=== end of the failed job's log: $$l"; \
 	      grep -nE 'fatal:|FAILED!|ERROR|failed=[1-9]|assert' $$l | tail -20; tail -60 $$l; fi; done; \
-	  echo "=== molecule summary ($(DISTRO))"; cat $(MOLECULE_LOGS)/$(DISTRO)/*.result; exit $$rc
+	  echo "=== container jobs summary"; for j in $(POOL); do cat $(MOLECULE_LOGS)/$$j.result 2>/dev/null || echo "$$j: no result"; done; exit $$rc
+
+job/newcomer:
+	@start=$$(date +%s); mkdir -p $(MOLECULE_LOGS); echo "=== the newcomer path"; r=passed; \
+	tests/newcomer.sh > $(MOLECULE_LOGS)/newcomer.log 2>&1 || r=FAILED; \
+	if [ "$$r" = FAILED ]; then tail -200 $(MOLECULE_LOGS)/newcomer.log; else tail -40 $(MOLECULE_LOGS)/newcomer.log; fi; \
+	printf '%-22s %-16s %4ss\n' newcomer "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/newcomer.result; \
+	[ "$$r" != FAILED ]
 
 # A scenario that fails is run once more (MOLECULE_RETRIES): its first log is printed too, and the summary says
 # "passed on retry", so a flaky step shows without failing the whole run on a dropped download.
 MOLECULE_RETRIES ?= 1
-molecule-scenario-%:
-	@start=$$(date +%s); echo "=== molecule scenario $* ($(DISTRO))"; log=$(MOLECULE_LOGS)/$(DISTRO)/$*.log; r=FAILED; \
+job/%:
+	@j=$*; distro=$${j%%/*}; s=$${j#*/}; start=$$(date +%s); echo "=== molecule scenario $$s ($$distro)"; \
+	mkdir -p $(MOLECULE_LOGS)/$$distro; log=$(MOLECULE_LOGS)/$$j.log; r=FAILED; \
+	image=$$(v=FLASKOPS_IMAGE_$$(echo $$distro | tr a-z A-Z); echo "$${!v:-flaskops/$$distro-systemd:latest}"); \
+	steps=; [ "$$distro" != debian12 ] && steps="$(SMOKE_OPERATIONS)"; \
 	for attempt in $$(seq 0 $(MOLECULE_RETRIES)); do \
-	  if [ $$attempt -gt 0 ]; then echo "=== $* failed; the end of its log, then attempt $$((attempt + 1))"; \
+	  if [ $$attempt -gt 0 ]; then echo "=== $$j failed; the end of its log, then attempt $$((attempt + 1))"; \
 	    grep -nE 'fatal:|FAILED!|failed=[1-9]' $$log | tail -10; tail -40 $$log; fi; \
-	  if FLASKOPS_DISTRO=$(DISTRO) FLASKOPS_IMAGE=$(call image_for,$(DISTRO)) $(BIN)/molecule test -s $* > $$log 2>&1; \
+	  if FLASKOPS_DISTRO=$$distro FLASKOPS_IMAGE=$$image FLASKOPS_OPERATIONS_STEPS=$$steps \
+	    MOLECULE_EPHEMERAL_DIRECTORY=$(abspath .cache/molecule-state)/$$j $(BIN)/molecule test -s $$s > $$log 2>&1; \
 	    then r=passed; [ $$attempt -gt 0 ] && r="passed on retry"; break; fi; \
 	done; \
 	if [ "$$r" = FAILED ]; then tail -400 $$log; else \
-	  echo "--- $* $$r: what its checks reported (whole log: $$log)"; \
+	  echo "--- $$j $$r: what its checks reported (whole log: $$log)"; \
 	  grep -E -A3 '^ *msg: ' $$log | grep -vE 'All assertions passed|^--$$' | tail -150; \
-	  grep -E -A12 'SCENARIO RECAP|^(DETAILS|default|$*) ' $$log | tail -14; fi; \
-	printf '%-14s %-16s %4ss\n' "$*" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$(DISTRO)/$*.result; \
+	  grep -E -A12 'SCENARIO RECAP|^(DETAILS|default|'$$s') ' $$log | tail -14; fi; \
+	printf '%-22s %-16s %4ss\n' "$$j" "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/$$j.result; \
 	[ "$$r" != FAILED ]
 
 scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS_DISTRO=debian13]
@@ -102,16 +119,14 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity ## everything CI runs: then the scenarios and the newcomer path side by side
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-containers
+test: lint unit sanity ## everything CI runs: then the scenarios, the smoke runs and the newcomer path from one pool
+	@$(MAKE) --no-print-directory test-containers
 
-# The molecule scenarios (Debian 12, then the smoke run on Debian 13) and the newcomer path use separate containers:
-# they run side by side. The smoke run waits for the Debian 12 run: the same scenario name shares molecule's
-# ephemeral directory, so the two must not overlap.
-test-containers: molecule-all newcomer
-
-molecule-all: venv collection hosts
-	@$(MAKE) --no-print-directory molecule; rc=$$?; $(MAKE) --no-print-directory molecule-smoke && exit $$rc
+# The molecule scenarios (Debian 12), the smoke runs (Debian 13) and the newcomer path use separate containers: they
+# share one pool of MOLECULE_JOBS.
+test-containers: venv collection hosts
+	@$(MAKE) --no-print-directory container-pool \
+	  POOL="$(addprefix debian12/,$(SCENARIOS)) $(addprefix $(SMOKE_DISTRO)/,$(SMOKE_SCENARIOS)) newcomer"
 
 build: venv ## build the collection tarball and install it into a scratch path
 	rm -rf .cache/build && mkdir -p .cache/build
