@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: venv_build
 short_description: Build a Python virtual environment with uv or pip, once per set of inputs
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Creates a virtual environment with O(python) at O(path) and installs, in this order, a requirements or lock file
     (O(requirements), with O(constraints) and O(require_hashes)), a project directory (O(project)), wheels and
@@ -64,7 +64,7 @@ options:
     type: path
   require_hashes:
     description:
-      - Pass C(--require-hashes) with O(requirements): every requirement must be pinned and hashed.
+      - Pass C(--require-hashes) with O(requirements), so that every requirement must be pinned and hashed.
     type: bool
     default: false
   constraints:
@@ -100,7 +100,7 @@ options:
   installer:
     description:
       - V(uv) or V(pip); V(auto) takes uv when O(uv_binary) (or C(uv) on the C(PATH)) exists and pip otherwise.
-      - The installer is not part of the fingerprint: switching it does not reinstall a venv.
+      - The installer is not part of the fingerprint, so switching it does not reinstall a venv.
     type: str
     default: auto
     choices: [auto, uv, pip]

@@ -268,6 +268,9 @@ def test_a_broken_interpreter_fails_clearly(host: Host) -> None:
 def test_documentation_matches_the_argument_spec() -> None:
     documentation = yaml.safe_load(venv_build.DOCUMENTATION)
     assert documentation["module"] == "venv_build"
+    for option, spec in documentation["options"].items():
+        descriptions = spec["description"] if isinstance(spec["description"], list) else [spec["description"]]
+        assert all(isinstance(text, str) for text in descriptions), option
     options = set(documentation["options"])
     for task in yaml.safe_load(venv_build.EXAMPLES):
         assert task["name"]
