@@ -315,6 +315,35 @@ DEFAULTS: dict[str, t.Any] = {
 }
 """The parameters of :func:`check` and their defaults: the options of ``flaskops.deploy.health_check``."""
 
+CHECK_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "url": {"type": "str"},
+    "unix_socket": {"type": "path"},
+    "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "OPTIONS", "POST"]},
+    "headers": {"type": "dict", "default": {}},
+    "body": {"type": "str"},
+    "status_code": {"type": "list", "elements": "int", "default": [200]},
+    "body_contains": {"type": "str"},
+    "body_regex": {"type": "str"},
+    "json": {"type": "dict"},
+    "expect_headers": {"type": "dict"},
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path"},
+    "timeout": {"type": "float", "default": 5},
+    "retries": {"type": "int", "default": 0},
+    "delay": {"type": "float", "default": 1},
+    "backoff": {"type": "float", "default": 1},
+    "success_threshold": {"type": "int", "default": 1},
+    "max_latency_ms": {"type": "int"},
+    "cert_min_days": {"type": "int"},
+    "follow_redirects": {"type": "str", "default": "none", "choices": ["none", "safe", "all"]},
+    "use_proxy": {"type": "bool", "default": True},
+    "connect_to": {"type": "str"},
+    "trust_served_certificate": {"type": "bool", "default": False},
+}
+"""The argument spec of a health check given as a dict option of another module (``url`` checked by it)."""
+
 
 def check(
     params: t.Mapping[str, t.Any],

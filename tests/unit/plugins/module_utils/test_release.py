@@ -4,7 +4,7 @@
 
 """Tests of the blue/green release state machine behind flaskops.deploy.release.
 
-``Host`` plays the role's flip (flip.yml, flip_back.yml, activate.yml) on plain data, step by step as the plan
+``Host`` plays the flip (as the slot_flip module and activate.yml run it) on plain data, step by step as the plan
 says, and can be killed after any step. Every stop and start checks that it never touches the slot nginx serves.
 """
 
