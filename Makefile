@@ -25,7 +25,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers molecule-all surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
+.PHONY: test-containers molecule-all surveys help venv collection hosts lint unit sanity install-check molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -58,6 +58,9 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, the
 
 sanity: venv ## ansible-test sanity for plugins/
 	scripts/sanity.sh
+
+install-check: venv ## install the built tarball with its dependencies offline into an empty path; syntax-check the playbooks
+	VENV=$(abspath $(VENV)) scripts/install-check.sh
 
 # Scenarios run MOLECULE_JOBS at a time (they mostly wait on package downloads). When one ends, what its checks
 # reported is printed (the end of its log when it failed; the whole log stays in .cache/molecule-logs), and a summary
@@ -102,7 +105,7 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity ## everything CI runs: then the scenarios and the newcomer path side by side
+test: lint unit sanity install-check ## everything CI runs: then the scenarios and the newcomer path side by side
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-containers
 
 # The molecule scenarios (Debian 12, then the smoke run on Debian 13) and the newcomer path use separate containers:
