@@ -1,5 +1,6 @@
 # flaskops.deploy — developer entry points. `make help` lists them.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
