@@ -57,8 +57,8 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, the
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/preflight
 	cd examples/hello_app && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests
 
-sanity: venv ## ansible-test sanity for plugins/
-	scripts/sanity.sh
+sanity: venv ## ansible-test sanity and units on the built collection (installed with its dependencies)
+	VENV=$(abspath $(VENV)) scripts/sanity.sh
 
 install-check: venv ## install the built tarball with its dependencies offline into an empty path; syntax-check the playbooks
 	VENV=$(abspath $(VENV)) scripts/install-check.sh
