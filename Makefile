@@ -1,5 +1,6 @@
 # flaskops.deploy — developer entry points. `make help` lists them.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
+.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -53,8 +54,11 @@ unit: venv collection build ## unit tests (modules, module_utils, templates, the
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/preflight
 	cd examples/hello_app && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests
 
-sanity: venv ## ansible-test sanity for plugins/
-	scripts/sanity.sh
+sanity: venv ## ansible-test sanity and units on the built collection (installed with its dependencies)
+	VENV=$(abspath $(VENV)) scripts/sanity.sh
+
+install-check: venv ## install the built tarball with its dependencies offline into an empty path; syntax-check the playbooks
+	VENV=$(abspath $(VENV)) scripts/install-check.sh
 
 # Container jobs run MOLECULE_JOBS at a time from one pool: the Debian 12 scenarios, the smoke runs on Debian 13 and
 # the newcomer path, the longest first (JOB_ORDER), so that the pool ends as early as it can. Each molecule run has an
@@ -119,7 +123,7 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity ## everything CI runs: then the scenarios, the smoke runs and the newcomer path from one pool
+test: lint unit sanity install-check ## everything CI runs: then the scenarios, the smoke runs and the newcomer path from one pool
 	@$(MAKE) --no-print-directory test-containers
 
 # The molecule scenarios (Debian 12), the smoke runs (Debian 13) and the newcomer path use separate containers: they

@@ -40,14 +40,3 @@ attributes:
     details:
       - This action does not modify state; it always returns RV(ignore:changed=false).
 """
-
-    # Use together with the standard fragment, for the modules of the C(checks) action group.
-    ACTIONGROUP_CHECKS = r"""
-options: {}
-attributes:
-  action_group:
-    description: Use C(group/flaskops.deploy.checks) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - flaskops.deploy.checks
-"""

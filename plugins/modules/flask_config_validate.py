@@ -45,7 +45,6 @@ author:
 extends_documentation_fragment:
   - flaskops.deploy.attributes
   - flaskops.deploy.attributes.info_module
-  - flaskops.deploy.attributes.actiongroup_checks
 options:
   app:
     description:

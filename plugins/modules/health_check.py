@@ -24,7 +24,6 @@ author:
 extends_documentation_fragment:
   - flaskops.deploy.attributes
   - flaskops.deploy.attributes.info_module
-  - flaskops.deploy.attributes.actiongroup_checks
 options:
   url:
     description:

@@ -73,7 +73,7 @@ class Restic:
 
     def __call__(self, *args, capture=False, check=True):
         cmd = ["restic"] + self.options + list(args)
-        result = subprocess.run(cmd, env=self.env, text=True, capture_output=capture)
+        result = subprocess.run(cmd, env=self.env, text=True, capture_output=capture, check=False)
         if check and result.returncode != 0:
             detail = (result.stderr or "").strip() if capture else ""
             raise BackupError("restic %s failed (exit %d) %s" % (args[0], result.returncode, detail))
@@ -157,7 +157,7 @@ def pg_dump(config, database, destination):
     os.makedirs(os.path.dirname(destination), mode=0o700, exist_ok=True)
     cmd = ["runuser", "-u", pg["user"], "--", "pg_dump", "--format=custom"] + pg.get("dump_options", []) + [database]
     with open(destination + ".tmp", "wb") as out:
-        result = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=False)
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=False, check=False)
     if result.returncode != 0:
         raise BackupError("pg_dump %s failed: %s" % (database, result.stderr.decode(errors="replace").strip()))
     os.replace(destination + ".tmp", destination)
@@ -169,7 +169,7 @@ def pg_restore(config, database, dump):
     cmd = ["runuser", "-u", pg["user"], "--", "pg_restore", "--clean", "--if-exists", "--exit-on-error",
            "--dbname", database]
     with open(dump, "rb") as f:
-        result = subprocess.run(cmd, stdin=f, stderr=subprocess.PIPE)
+        result = subprocess.run(cmd, stdin=f, stderr=subprocess.PIPE, check=False)
     if result.returncode != 0:
         raise BackupError("pg_restore %s failed: %s" % (database, result.stderr.decode(errors="replace").strip()))
 
@@ -217,8 +217,8 @@ def stage(config):
     for source in config.get("sqlite", []):
         copy = os.path.join(staging, "sqlite", source.lstrip("/"))
         entry = sqlite_online_copy(source, copy)
-        log("sqlite %s: %d rows in %d tables, integrity %s" % (source, sum(entry["rows"].values()), len(entry["rows"]),
-                                                                entry["integrity"]))
+        log("sqlite %s: %d rows in %d tables, integrity %s"
+            % (source, sum(entry["rows"].values()), len(entry["rows"]), entry["integrity"]))
         manifest["sqlite"].append(entry)
     for database in config.get("postgresql", {}).get("databases", []):
         entry = pg_dump(config, database, os.path.join(staging, "postgresql", database + ".dump"))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) flaskops.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -63,7 +62,7 @@ def systemd_sockets():
 
 def load_app(spec):
     """Import ``module:name`` or call ``module:factory()`` (no arguments)."""
-    module_name, _, attr = spec.partition(":")
+    module_name, dummy, attr = spec.partition(":")
     attr = attr or "app"
     call = attr.endswith("()")
     if call:

@@ -329,7 +329,7 @@ def test_no_set_fact_of_another_role(role, scans):
 def test_allowlist_entries_are_still_needed(scans):
     needed = set()
     for role, scan in scans.items():
-        needed.update((role, name) for _, name in undeclared(scan))
+        needed.update((role, name) for dummy, name in undeclared(scan))
         needed.update((role, name) for name in scan.all_reads() if PRIVATE.match(name) and not name.startswith("__%s_" % role))
     stale = sorted(set(ALLOWLIST) - needed)
     assert not stale, "allowlist entries no role needs any more: %s" % stale

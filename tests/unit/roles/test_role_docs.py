@@ -33,6 +33,8 @@ def test_argument_specs_cover_every_public_default(role):
 def test_readme_table_is_generated_from_the_specs(role):
     readme = ROOT / "roles" / role / "README.md"
     assert readme.exists(), "%s has no README.md" % role
+    if not (ROOT / "scripts" / "argspec-table.py").exists():
+        pytest.skip("scripts/ is not part of the built collection (ansible-test units); make unit checks the tables")
     table = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "argspec-table.py"), role], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -35,7 +35,6 @@ def test_documentation_parses(name: str) -> None:
     assert documentation["extends_documentation_fragment"] == [
         "flaskops.deploy.attributes",
         "flaskops.deploy.attributes.info_module",
-        "flaskops.deploy.attributes.actiongroup_checks",
     ]
     for option, spec in documentation["options"].items():
         assert spec["description"], option

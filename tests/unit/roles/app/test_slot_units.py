@@ -58,7 +58,7 @@ def lines(text):
 
 
 def test_socket_template_is_held_by_systemd_for_nginx():
-    _, rendered = units()
+    dummy, rendered = units()
     socket = lines(rendered["hello@.socket"])
     assert "ListenStream=/run/hello/%i.sock" in socket
     assert {"SocketUser=root", "SocketGroup=www-data", "SocketMode=0660", "RemoveOnStop=yes"} <= set(socket)
@@ -66,7 +66,7 @@ def test_socket_template_is_held_by_systemd_for_nginx():
 
 
 def test_service_template_is_hardened_and_never_names_current():
-    _, rendered = units()
+    dummy, rendered = units()
     service = rendered["hello@.service"]
     body = lines(service)
     for setting in ("Type=notify", "User=hello", "Group=hello", "ProtectSystem=strict", "ReadWritePaths=/srv/hello/shared",
@@ -80,7 +80,7 @@ def test_service_template_is_hardened_and_never_names_current():
 
 
 def test_memory_deny_write_execute_can_be_turned_off():
-    _, rendered = units({"app_memory_deny_write_execute": False})
+    dummy, rendered = units({"app_memory_deny_write_execute": False})
     assert "MemoryDenyWriteExecute=no" in lines(rendered["hello@.service"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 
 import pytest
 import yaml
@@ -75,17 +76,35 @@ def role_templar():
     return RoleTemplar
 
 
+def ansible_cli(name):
+    """The command line that runs an ansible-core CLI (``ansible-doc``, ``ansible-playbook``) with this interpreter.
+
+    The console script beside the interpreter when there is one (a venv with ansible-core installed); under
+    ``ansible-test units`` ansible-core is on PYTHONPATH without its scripts, so the CLI module is run instead.
+    """
+    script = pathlib.Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    module = name.split("-", 1)[1]
+    return [sys.executable, "-c", "import sys; from ansible.cli.%s import main; sys.argv[0] = %r; main()" % (module, name)]
+
+
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory):
-    """A collections path where this checkout is flaskops.deploy (what the Makefile's .collections does)."""
+    """A collections path (os.pathsep-separated) where this checkout is flaskops.deploy (what the Makefile's
+    .collections does), then the ansible_collections tree the checkout sits in, if any: ``ansible-test units`` runs in
+    one, with the collection's dependencies beside it."""
     root = tmp_path_factory.mktemp("collections")
     target = root / "ansible_collections" / "flaskops"
     target.mkdir(parents=True)
     os.symlink(REPO, target / "deploy")
-    return root
+    paths = [str(root)]
+    if REPO.parent.parent.name == "ansible_collections":
+        paths.append(str(REPO.parent.parent.parent))
+    return os.pathsep.join(paths)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _collection_loader(collections_path):
     """Let the template engine find collection filters (community.general, ansible.windows, flaskops.deploy)."""
-    init_plugin_loader([str(collections_path)])
+    init_plugin_loader(collections_path.split(os.pathsep))

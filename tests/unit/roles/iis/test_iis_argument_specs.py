@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from conftest import BASE_VARS, ROLE, RoleTemplar, load_yaml
+from ansible_collections.flaskops.deploy.tests.unit.roles.iis.conftest import BASE_VARS, ROLE, RoleTemplar, ansible_cli, load_yaml
 
 SPEC = load_yaml(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
 
@@ -96,10 +95,10 @@ def run_validation(tmp_path, collections_path, variables):
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_LOCALHOST_WARNING": "false",
     })
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
     proc = subprocess.run(
-        [str(playbook), "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-         "-e", "@" + str(tmp_path / "vars.json"), "--tags", "iis_validate", str(tmp_path / "play.yml")],
+        ansible_cli("ansible-playbook")
+        + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+           "-e", "@" + str(tmp_path / "vars.json"), "--tags", "iis_validate", str(tmp_path / "play.yml")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     return proc.returncode, proc.stdout + proc.stderr

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, ROLE, RoleTemplar, load_yaml
+from ansible_collections.flaskops.deploy.tests.unit.roles.iis.conftest import REPO, ROLE, RoleTemplar, load_yaml
 
 SPEC = load_yaml(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
 DEFAULTS = load_yaml(ROLE / "defaults" / "main.yml")
@@ -131,6 +131,8 @@ def test_same_source_exclusions_as_the_app_role():
 
 def test_readme_table_is_generated_from_the_spec():
     script = REPO / "scripts" / "argspec-table.py"
+    if not script.exists():
+        pytest.skip("scripts/ is not part of the built collection (ansible-test units); make unit checks the table")
     table = subprocess.run([sys.executable, str(script), "iis"], capture_output=True, text=True, check=True).stdout
     readme = (ROLE / "README.md").read_text(encoding="utf-8")
     between = readme.split("<!-- BEGIN ARGSPEC TABLE -->\n", 1)[1].split("<!-- END ARGSPEC TABLE -->", 1)[0]

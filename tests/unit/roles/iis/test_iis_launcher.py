@@ -155,10 +155,10 @@ def test_launcher_serves_like_iis_expects(role_templar, tmp_path, wsgi):
 
         # a body over app_max_content_length is refused by waitress too (IIS refuses it first)
         response, _body = request(port, method="POST", path="/upload", body=b"x" * 2048,
-                              headers={"Content-Type": "application/octet-stream"})
+                                  headers={"Content-Type": "application/octet-stream"})
         assert response.status == 413
         response, _body = request(port, method="POST", path="/upload", body=b"x" * 512,
-                              headers={"Content-Type": "application/octet-stream"})
+                                  headers={"Content-Type": "application/octet-stream"})
         assert response.status == 200
     finally:
         proc.terminate()

@@ -7,13 +7,12 @@ read, each module call is matched against `ansible-doc --json` of the collection
 from __future__ import annotations
 
 import json
-import pathlib
+import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, ROLE, load_yaml
+from ansible_collections.flaskops.deploy.tests.unit.roles.iis.conftest import REPO, ROLE, ansible_cli, load_yaml
 
 TASK_KEYWORDS = {
     "name", "when", "loop", "loop_control", "register", "vars", "tags", "notify", "no_log", "changed_when",
@@ -55,10 +54,12 @@ CALLS = calls()
 
 
 @pytest.fixture(scope="module")
-def docs():
+def docs(collections_path):
     modules = sorted({call[2] for call in CALLS if not call[2].startswith("ansible.builtin.import_")})
-    doc = pathlib.Path(sys.executable).parent / "ansible-doc"
-    out = subprocess.run([str(doc), "--json", "-t", "module", *modules], capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(p for p in (collections_path, env.get("ANSIBLE_COLLECTIONS_PATH")) if p)
+    out = subprocess.run(ansible_cli("ansible-doc") + ["--json", "-t", "module", *modules], capture_output=True, text=True,
+                         check=True, env=env)
     return json.loads(out.stdout)
 
 

@@ -179,7 +179,7 @@ def test_security_headers(role_templar, variant):
 def test_header_values_are_escaped(role_templar):
     csp = """default-src 'self'; script-src "nonce-<x>" & more"""
     _text, root = render(role_templar, iis_content_security_policy=csp,
-                     iis_security_headers={"X-Test": '<a href="x">&</a>'})
+                         iis_security_headers={"X-Test": '<a href="x">&</a>'})
     headers = custom_headers(root)
     assert headers["Content-Security-Policy"] == csp
     assert headers["X-Test"] == '<a href="x">&</a>'

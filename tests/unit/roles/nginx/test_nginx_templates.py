@@ -85,7 +85,7 @@ def test_tls_redirects_everything_but_the_challenge(nginx_templar):
 
 
 def test_intermediate_profile_is_mozillas(nginx_templar):
-    _, https = servers(render(nginx_templar, **TLS))
+    dummy, https = servers(render(nginx_templar, **TLS))
     assert directives(https, "ssl_protocols") == ["TLSv1.2 TLSv1.3"]
     assert directives(https, "ssl_ciphers") == [MOZILLA_INTERMEDIATE_CIPHERS]
     assert directives(https, "ssl_ecdh_curve") == ["X25519:prime256v1:secp384r1"]
@@ -96,7 +96,7 @@ def test_intermediate_profile_is_mozillas(nginx_templar):
 
 
 def test_modern_profile_is_tls13_only(nginx_templar):
-    _, https = servers(render(nginx_templar, nginx_tls_profile="modern", **TLS))
+    dummy, https = servers(render(nginx_templar, nginx_tls_profile="modern", **TLS))
     assert directives(https, "ssl_protocols") == ["TLSv1.3"]
     assert directives(https, "ssl_ciphers") == []
     assert directives(https, "ssl_dhparam") == []
@@ -121,7 +121,7 @@ def test_modern_profile_is_tls13_only(nginx_templar):
     ],
 )
 def test_ocsp_stapling_only_when_asked(nginx_templar, facts, overrides, expected):
-    _, https = servers(render(nginx_templar, facts=facts, **TLS, **overrides))
+    dummy, https = servers(render(nginx_templar, facts=facts, **TLS, **overrides))
     for name, values in expected.items():
         assert directives(https, name) == values, name
 
@@ -150,15 +150,15 @@ def test_stapling_decision(nginx_templar, certificate, mode, uri, expected):
 
 
 def test_newer_nginx_gets_the_http2_directive(nginx_templar):
-    _, https = servers(render(nginx_templar, facts={"__nginx_http2_directive": True}, **TLS))
+    dummy, https = servers(render(nginx_templar, facts={"__nginx_http2_directive": True}, **TLS))
     assert directives(https, "listen") == ["443 ssl", "[::]:443 ssl"]
     assert directives(https, "http2") == ["on"]
-    _, https = servers(render(nginx_templar, facts={"__nginx_http2_directive": True}, nginx_http2=False, **TLS))
+    dummy, https = servers(render(nginx_templar, facts={"__nginx_http2_directive": True}, nginx_http2=False, **TLS))
     assert directives(https, "http2") == []
 
 
 def test_security_headers_and_hsts(nginx_templar):
-    _, https = servers(render(nginx_templar, **TLS))
+    dummy, https = servers(render(nginx_templar, **TLS))
     headers = dict(re.findall(r'add_header (\S+) "([^"]*)" always;', https))
     assert headers == {
         "X-Content-Type-Options": "nosniff",
@@ -167,7 +167,7 @@ def test_security_headers_and_hsts(nginx_templar):
         "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
         "Strict-Transport-Security": "max-age=63072000",
     }
-    _, https = servers(
+    dummy, https = servers(
         render(
             nginx_templar,
             nginx_hsts_include_subdomains=True,
@@ -183,7 +183,7 @@ def test_security_headers_and_hsts(nginx_templar):
 
 def test_locations_with_their_own_headers_repeat_all_of_them(nginx_templar):
     """add_header in a location replaces the server's: static and media locations must send the full set."""
-    _, https = servers(render(nginx_templar, nginx_media_url="/media/", **TLS))
+    dummy, https = servers(render(nginx_templar, nginx_media_url="/media/", **TLS))
     server_level = sorted(re.findall(r"^    add_header (\S+)", https, re.M))
     for path in ("/static/", "/media/"):
         body = location(https, path)
@@ -204,7 +204,7 @@ def test_rate_limited_locations(nginx_templar):
     )
     assert "limit_req_zone $binary_remote_addr zone=hello_login:10m rate=5r/s;" in text
     assert "limit_req_zone $http_x_api_key zone=hello_api:1m rate=30r/m;" in text
-    _, https = servers(text)
+    dummy, https = servers(text)
     login = location(https, "/login")
     assert directives(login, "limit_req") == ["zone=hello_login burst=10 nodelay"]
     assert directives(login, "limit_req_status") == ["429"]
@@ -214,12 +214,12 @@ def test_rate_limited_locations(nginx_templar):
 
 
 def test_limits_follow_the_app_and_its_server(nginx_templar):
-    _, https = servers(render(nginx_templar, app_max_content_length=1048576, **TLS))
+    dummy, https = servers(render(nginx_templar, app_max_content_length=1048576, **TLS))
     assert directives(https, "client_max_body_size") == ["1048576"]
     proxied = location(https, "/")
     assert directives(proxied, "proxy_read_timeout") == ["60s"]
     assert directives(proxied, "proxy_send_timeout") == ["60s"]
-    _, https = servers(render(nginx_templar, nginx_proxy_read_timeout=95, gunicorn_timeout=90, **TLS))
+    dummy, https = servers(render(nginx_templar, nginx_proxy_read_timeout=95, gunicorn_timeout=90, **TLS))
     assert directives(location(https, "/"), "proxy_read_timeout") == ["95s"], "nginx reads its own timeout only"
     for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme", "X-Forwarded-Host $host"):
         assert f"proxy_set_header {header};" in proxied
@@ -246,7 +246,7 @@ def test_default_server_rejects_unknown_hosts(nginx_templar):
 def test_default_server_negotiates_with_the_sites_profile(nginx_templar, profile):
     """Versions and ciphers are settled by the listening socket's default server, before SNI picks the site."""
     (default,) = servers(render(nginx_templar, "default-server.conf.j2", nginx_tls_profile=profile, **TLS))
-    _, site = servers(render(nginx_templar, nginx_tls_profile=profile, **TLS))
+    dummy, site = servers(render(nginx_templar, nginx_tls_profile=profile, **TLS))
     for name in ("ssl_protocols", "ssl_ciphers", "ssl_dhparam", "ssl_ecdh_curve", "ssl_prefer_server_ciphers", "ssl_session_tickets"):
         assert directives(default, name) == directives(site, name), name
     assert directives(default, "ssl_protocols") == (["TLSv1.3"] if profile == "modern" else ["TLSv1.2 TLSv1.3"])
