@@ -357,11 +357,7 @@ import urllib.parse
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._health import connect_address
-from ansible_collections.flaskops.deploy.plugins.module_utils._health_client import (  # noqa: F401 (tests use them)
-    _peer_cert_from_new_connection,
-    check,
-    probe,
-)
+from ansible_collections.flaskops.deploy.plugins.module_utils._health_client import check
 
 
 def _validate(module: AnsibleModule) -> str:

@@ -329,6 +329,7 @@ import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip import FlipFailed, HostError, check_mode_steps, flip
@@ -519,11 +520,21 @@ def _spec(module: AnsibleModule) -> dict[str, t.Any]:
         "link": params["link"],
         "slot_sockets": {slot: str(value) for slot, value in params["slot_sockets"].items()},
         "tmpfiles": params["tmpfiles"],
-        "slot_check": params["slot_check"],
-        "proxy_check": params["proxy_check"] if (params["proxy_check"] or {}).get("url") else {},
+        "slot_check": _check_options(module, "slot_check", params["slot_check"]),
+        "proxy_check": (
+            _check_options(module, "proxy_check", params["proxy_check"]) if (params["proxy_check"] or {}).get("url") else {}
+        ),
         "drain_timeout": params["drain_timeout"],
         "drain_grace": params["drain_grace"],
     }
+
+
+def _check_options(module: AnsibleModule, name: str, value: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The options of a health check, validated and completed with their defaults as health_check does."""
+    result = ArgumentSpecValidator(CHECK_OPTIONS).validate(value or {})
+    if result.error_messages:
+        module.fail_json(msg=f"{name}: " + "; ".join(result.error_messages))
+    return result.validated_parameters
 
 
 def main() -> t.NoReturn:
@@ -549,8 +560,9 @@ def main() -> t.NoReturn:
             "link": {"type": "path", "default": ""},
             "slot_sockets": {"type": "dict", "default": {}},
             "tmpfiles": {"type": "path", "default": ""},
-            "slot_check": {"type": "dict", "required": True, "options": CHECK_OPTIONS},
-            "proxy_check": {"type": "dict", "options": CHECK_OPTIONS},
+            # Validated against health_check's options in _spec (documented there, not repeated here).
+            "slot_check": {"type": "dict", "required": True},
+            "proxy_check": {"type": "dict"},
             "drain_timeout": {"type": "int", "default": 60},
             "drain_grace": {"type": "int", "default": 5},
         },

@@ -253,7 +253,6 @@ import hashlib
 import os
 import pwd
 import shutil
-import stat
 import tempfile
 import time
 import typing as t

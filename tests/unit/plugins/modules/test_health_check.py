@@ -14,6 +14,7 @@ import typing as t
 
 import pytest
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _health_client
 from ansible_collections.flaskops.deploy.plugins.module_utils._health import der_certificate_not_after
 from ansible_collections.flaskops.deploy.plugins.modules import health_check
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import (
@@ -352,16 +353,16 @@ def test_certificate_from_a_separate_connection(state: AppState, pki: dict[str, 
     """The fallback used when the request's own connection is gone: same settings, one more TLS handshake."""
     params = {"ca_path": pki["ca"], "validate_certs": True, "client_cert": None, "client_key": None, "timeout": 5}
     with serve_tls(state, pki) as url:
-        der = health_check._peer_cert_from_new_connection(dict(params, url=f"{url}/healthz", unix_socket=None))
+        der = _health_client._peer_cert_from_new_connection(dict(params, url=f"{url}/healthz", unix_socket=None))
         assert der_certificate_not_after(der) == pki["server_not_after"]
         # Verification with the system trust store fails: no certificate then, as for the request itself.
         untrusted = dict(params, ca_path=None, url=f"{url}/healthz", unix_socket=None)
-        assert health_check._peer_cert_from_new_connection(untrusted) is None
+        assert _health_client._peer_cert_from_new_connection(untrusted) is None
         unverified = dict(untrusted, validate_certs=False)
-        assert der_certificate_not_after(health_check._peer_cert_from_new_connection(unverified)) == pki["server_not_after"]
+        assert der_certificate_not_after(_health_client._peer_cert_from_new_connection(unverified)) == pki["server_not_after"]
     path = os.path.join(short_dir, "tls.sock")
     with serve_tls_unix(state, pki, path):
-        der = health_check._peer_cert_from_new_connection(dict(params, url="https://localhost/", unix_socket=path))
+        der = _health_client._peer_cert_from_new_connection(dict(params, url="https://localhost/", unix_socket=path))
         assert der_certificate_not_after(der) == pki["server_not_after"]
 
 

@@ -51,7 +51,7 @@ def test_check_mode_reports_the_flip_and_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"proxy_check": {"url": "x", "retry": 3}}, "proxy_check.retry"),
+    ({"proxy_check": {"url": "x", "retry": 3}}, "proxy_check: retry. Supported parameters include"),
     ({"slot_addresses": {"blue": "a"}}, "slot_addresses lacks green"),
     ({"link": "/run/hello/hello.sock"}, "link needs tmpfiles and slot_sockets of both slots"),
     ({"plan": {"next": "", "old": "", "live": "blue", "reason": "", "reset_failed": [], "previous_release_dir": "",
