@@ -23,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench clean
+.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -150,7 +150,12 @@ newcomer: venv collection hosts ## the newcomer path: make demo twice, the READM
 	tests/newcomer.sh
 
 bench: venv collection hosts ## run the benchmarks under bench/ (writes bench/results/*.json)
+	scripts/test-hosts.sh image-ssh debian12
 	bench/run-all.sh
+
+# On a quiet machine: the numbers are compared with targets in seconds.
+bench-release: venv collection hosts ## site.yml, deploy, restart, rollback against their floors, over docker and SSH (BENCH_CONNECTION=docker|ssh for one)
+	scripts/test-hosts.sh image-ssh debian12 && bench/release.sh
 
 clean: ## remove caches (keeps .venv and images)
 	rm -rf .cache .pytest_cache tests/output

@@ -4,17 +4,24 @@ set -euo pipefail
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_NET=${BENCH_NET:-flaskops-bench}
 BENCH_IMAGE=${FLASKOPS_IMAGE_DEBIAN12:-flaskops/debian12-systemd:latest}
+# The same image with sshd (scripts/test-hosts.sh image-ssh debian12), for hosts reached over SSH.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+BENCH_IMAGE_SSH=${FLASKOPS_IMAGE_DEBIAN12_SSH:-flaskops/debian12-systemd-ssh:latest}
+# A throwaway key pair for those hosts (bench_ssh_key), under .cache: never committed.
+BENCH_SSH_KEY=$BENCH_ROOT/.cache/bench/ssh/id_ed25519
+# The options Ansible's ssh connection gets for the benchmark hosts (with pipelining on, see bench_host_vars).
+BENCH_SSH_ARGS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPersist=60s"
 BENCH_OUT=$BENCH_ROOT/bench/results
 mkdir -p "$BENCH_OUT" "$BENCH_ROOT/.cache/bench"
 export ANSIBLE_COLLECTIONS_PATH=$BENCH_ROOT/.collections ANSIBLE_CONFIG=$BENCH_ROOT/ansible.cfg
 
-bench_host_up() { # name [alias]
-  local name=$1 alias=${2:-$1}
+bench_host_up() { # name [alias [image]]
+  local name=$1 alias=${2:-$1} image=${3:-$BENCH_IMAGE}
   docker network inspect "$BENCH_NET" >/dev/null 2>&1 || docker network create "$BENCH_NET" >/dev/null
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker run -d --name "$name" --hostname "$name" --network "$BENCH_NET" --network-alias "$alias" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$BENCH_IMAGE" >/dev/null
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
   for _ in $(seq 1 30); do
     case "$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)" in running|degraded) return 0 ;; esac
     sleep 1
@@ -24,24 +31,74 @@ bench_host_up() { # name [alias]
 
 bench_host_down() { docker rm -f "$@" >/dev/null 2>&1 || true; }
 
-# Write an inventory of docker hosts in group web (and group lb with BENCH_LB=<host>), with the example app's
-# settings from the demo inventory, served over plain HTTP (the benchmarks measure the application stack; the
-# ACME exchange is the certbot scenario's).
-bench_inventory() { # file host...
+# The host's address on the benchmark network.
+bench_host_ip() { # name
+  docker inspect -f "{{ (index .NetworkSettings.Networks \"$BENCH_NET\").IPAddress }}" "$1"
+}
+
+# Make the key pair once.
+bench_ssh_key() {
+  mkdir -p "$(dirname "$BENCH_SSH_KEY")" && chmod 700 "$(dirname "$BENCH_SSH_KEY")"
+  [ -f "$BENCH_SSH_KEY" ] || ssh-keygen -q -t ed25519 -N '' -C flaskops-bench -f "$BENCH_SSH_KEY"
+}
+
+# Run a command in a host as root over SSH, with that key (one connection per call, no master).
+bench_ssh() { # name command...
+  local ip
+  ip=$(bench_host_ip "$1"); shift
+  ssh -i "$BENCH_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "root@$ip" "$@"
+}
+
+# Authorise the key for root in a host started from the SSH image, and wait (at most 30 s) until sshd lets it in.
+bench_ssh_ready() { # name
+  bench_ssh_key
+  docker exec -i "$1" sh -c 'install -d -m 0700 /root/.ssh && cat >>/root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys' <"$BENCH_SSH_KEY.pub"
+  for _ in $(seq 1 30); do
+    bench_ssh "$1" true </dev/null 2>/dev/null && return 0
+    sleep 1
+  done
+  echo "bench: sshd of $1 ($(bench_host_ip "$1")) does not let the key in" >&2; return 1
+}
+
+# How the controller reaches a host: the docker connection (docker exec), or SSH as root to its address on the
+# benchmark network with the key of bench_ssh_key, pipelining on (the host runs the SSH image: bench_ssh_ready).
+bench_host_vars() { # docker|ssh host
+  case "$1" in
+    docker) echo "{ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3}" ;;
+    ssh)
+      echo "{ansible_connection: ansible.builtin.ssh, ansible_host: $(bench_host_ip "$2"), ansible_user: root," \
+        "ansible_ssh_private_key_file: $BENCH_SSH_KEY, ansible_ssh_pipelining: true," \
+        "ansible_ssh_common_args: '$BENCH_SSH_ARGS -o IdentitiesOnly=yes'," \
+        "ansible_python_interpreter: /usr/bin/python3}"
+      ;;
+    *) echo "bench: unknown connection $1 (docker, ssh)" >&2; return 2 ;;
+  esac
+}
+
+# Write an inventory of hosts in group web (and group lb with BENCH_LB=<host>), with the example app's settings
+# from the demo inventory, served over plain HTTP (the benchmarks measure the application stack; the ACME exchange
+# is the certbot scenario's). `-c ssh` reaches the hosts over SSH; the docker connection is the default.
+bench_inventory() { # [-c docker|ssh] file host...
+  local mode=docker
+  if [ "${1:-}" = -c ]; then mode=$2; shift 2; fi
   local file=$1; shift
-  local conn="{ansible_connection: community.docker.docker, ansible_python_interpreter: /usr/bin/python3}"
+  local h vars
   {
     echo "all:"
     echo "  children:"
     echo "    web:"
     echo "      hosts:"
     for h in "$@"; do
-      echo "        $h: $conn"
+      vars=$(bench_host_vars "$mode" "$h")
+      echo "        $h: $vars"
     done
     if [ -n "${BENCH_LB:-}" ]; then
+      vars=$(bench_host_vars "$mode" "$BENCH_LB")
       echo "    lb:"
       echo "      hosts:"
-      echo "        $BENCH_LB: $conn"
+      echo "        $BENCH_LB: $vars"
     fi
   } >"$file"
   mkdir -p "$(dirname "$file")/group_vars"
@@ -52,12 +109,14 @@ bench_inventory() { # file host...
   rm -f "$(dirname "$file")/group_vars/web.yml"
 }
 
-# A bounded load inside a host: GET through its nginx, one connection per request, until stopped (or 30 minutes).
+# A bounded load inside a host: GET through its nginx, one connection per request, until stopped (or after
+# BENCH_LOAD_MAX_SECONDS, 30 minutes by default).
 bench_load_start() { # host url host-header
   docker cp "$BENCH_ROOT/tests/load/loadgen.py" "$1:/usr/local/bin/flaskops-loadgen"
-  docker exec "$1" rm -f /run/bench-load.json
+  docker exec "$1" rm -f /run/bench-load.json /run/bench-load.stop
   docker exec -d "$1" python3 /usr/local/bin/flaskops-loadgen --url "$2" --host "$3" --threads 2 --pause 0.05 \
-    --max-seconds 1800 --max-requests 200000 --stop-file /run/bench-load.stop --out /run/bench-load.json
+    --max-seconds "${BENCH_LOAD_MAX_SECONDS:-1800}" --max-requests 200000 --stop-file /run/bench-load.stop \
+    --out /run/bench-load.json
   sleep 2
 }
 
@@ -76,19 +135,38 @@ bench_release() { # dir version [broken]
   fi
 }
 
+# The counts of the first host's line of a playbook's recap, "ok changed skipped failed" (ok includes changed).
+bench_recap() { # log
+  python3 - "$1" <<'PY'
+import re, sys
+recap = next((line for line in open(sys.argv[1]) if re.match(r"^\S+ +: ok=", line)), "")
+counts = []
+for key in ("ok", "changed", "skipped", "failed"):
+    m = re.search(key + r"=(\d+)", recap)
+    counts.append(int(m.group(1)) if m else 0)
+print(*counts)
+PY
+}
+
+# Run a playbook; print "seconds ok changed skipped failed" from the recap of the first host. The playbook's output
+# is kept in the file BENCH_PLAY_LOG when that is set.
+bench_play_full() { # inventory playbook [extra args...]
+  local inv=$1 pb=$2; shift 2
+  local start end log=${BENCH_PLAY_LOG:-} rc=0 counts
+  [ -n "$log" ] || log=$(mktemp)
+  start=$(date +%s.%N)
+  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$log" 2>&1 || rc=$?
+  end=$(date +%s.%N)
+  [ "$rc" = 0 ] || tail -30 "$log" >&2
+  counts=$(bench_recap "$log")
+  [ -n "${BENCH_PLAY_LOG:-}" ] || rm -f "$log"
+  [ "$rc" = 0 ] || return 1
+  echo "$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$start" "$end") $counts"
+}
+
 # Run a playbook; print "seconds tasks changed" parsed from the recap of the first host.
 bench_play() { # inventory playbook [extra args...]
-  local inv=$1 pb=$2; shift 2
-  local start end out
-  start=$(date +%s.%N)
-  out=$("$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" 2>&1) || { echo "$out" | tail -30 >&2; return 1; }
-  end=$(date +%s.%N)
-  local recap
-  recap=$(echo "$out" | grep -E '^\S+ +: ok=' | head -1)
-  python3 - "$start" "$end" "$recap" <<'PY'
-import re, sys
-start, end, recap = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-ok = int(re.search(r"ok=(\d+)", recap).group(1)); changed = int(re.search(r"changed=(\d+)", recap).group(1))
-print("%.1f %d %d" % (end - start, ok, changed))
-PY
+  local out
+  out=$(bench_play_full "$@") || return 1
+  echo "$out" | cut -d' ' -f1-3
 }

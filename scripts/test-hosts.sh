@@ -3,11 +3,22 @@
 #
 #   scripts/test-hosts.sh engine          install (if needed) and start a Docker engine, wait for it
 #   scripts/test-hosts.sh image debian12  build flaskops/debian12-systemd unless an image of the same recipe exists
+#   scripts/test-hosts.sh image-ssh debian12
+#                                         the same with an OpenSSH server (images/debian-systemd-ssh), built on top
+#                                         of it as flaskops/debian12-systemd-ssh, for the benchmarks over SSH
+#                                         (bench/release.sh); no keys in it: see its Dockerfile
 #   scripts/test-hosts.sh all             engine + debian12 + debian13
+#
+# Each image carries the hash of its recipe in the label org.flaskops.recipe and is rebuilt only when that changes.
+# The SSH variant's recipe is both Dockerfiles and the recipe hash of the image it is built on (its image id when that
+# image has no label), so a new base image rebuilds it.
 #
 # Environment:
 #   FLASKOPS_IMAGE_DEBIAN12 / FLASKOPS_IMAGE_DEBIAN13
 #       use this image (e.g. from your own registry) instead of building one; it is pulled when missing.
+#       image-ssh builds on it.
+#   FLASKOPS_IMAGE_DEBIAN12_SSH / FLASKOPS_IMAGE_DEBIAN13_SSH
+#       use this image with sshd instead of building the SSH variant; it is pulled when missing.
 #   FLASKOPS_EXTRA_CA_DIR   (default: /usr/local/share/ca-certificates)
 #       every *.crt below it is copied into the image and trusted there (update-ca-certificates).
 #       Needed behind a TLS-intercepting proxy, or pip inside the hosts fails with CERTIFICATE_VERIFY_FAILED.
@@ -111,9 +122,42 @@ image() {
   log "built $tag:latest"
 }
 
+# The SSH variant: openssh-server on top of the systemd image of the distribution (built first when needed).
+image_ssh() {
+  local dist=$1 var override base_var base base_hash hash tag ctx
+  var="FLASKOPS_IMAGE_$(echo "$dist" | tr '[:lower:]' '[:upper:]')_SSH"
+  override=${!var:-}
+  if [ -n "$override" ]; then
+    docker image inspect "$override" >/dev/null 2>&1 || docker pull "$override"
+    log "using $override for $dist with sshd (from $var)"
+    return 0
+  fi
+  image "$dist"
+  base_var="FLASKOPS_IMAGE_$(echo "$dist" | tr '[:lower:]' '[:upper:]')"
+  base=${!base_var:-flaskops/${dist}-systemd:latest}
+  base_hash=$(docker image inspect -f '{{ index .Config.Labels "org.flaskops.recipe" }}' "$base" 2>/dev/null || true)
+  [ -n "$base_hash" ] || base_hash=$(docker image inspect -f '{{ .Id }}' "$base")
+  hash=$({
+    echo "$dist ssh $base $base_hash"
+    cat "$here/images/debian-systemd/Dockerfile" "$here/images/debian-systemd-ssh/Dockerfile"
+  } | sha256sum | cut -c1-12)
+  tag="flaskops/${dist}-systemd-ssh"
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "org.flaskops.recipe" }}' "$tag:latest" 2>/dev/null || true)" = "$hash" ]; then
+    log "$tag:latest is up to date (recipe $hash)"
+    return 0
+  fi
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' RETURN
+  cp "$here/images/debian-systemd-ssh/Dockerfile" "$ctx/Dockerfile"
+  log "building $tag on $base (recipe $hash)"
+  docker build -q --build-arg "BASE=$base" --label "org.flaskops.recipe=$hash" -t "$tag:latest" "$ctx" >/dev/null
+  log "built $tag:latest"
+}
+
 case "${1:-all}" in
   engine) engine ;;
   image) engine; image "${2:?distribution}" ;;
+  image-ssh) engine; image_ssh "${2:?distribution}" ;;
   all) engine; image debian12; image debian13 ;;
-  *) echo "usage: $0 engine|image DIST|all" >&2; exit 2 ;;
+  *) echo "usage: $0 engine|image DIST|image-ssh DIST|all" >&2; exit 2 ;;
 esac
