@@ -357,7 +357,7 @@ import urllib.parse
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._health import connect_address
-from ansible_collections.flaskops.deploy.plugins.module_utils._health_client import check
+from ansible_collections.flaskops.deploy.plugins.module_utils._health_client import CHECK_OPTIONS, check
 
 
 def _validate(module: AnsibleModule) -> str:
@@ -408,33 +408,8 @@ def _validate(module: AnsibleModule) -> str:
 
 def main() -> t.NoReturn:
     module = AnsibleModule(
-        argument_spec={
-            "url": {"type": "str", "required": True},
-            "unix_socket": {"type": "path"},
-            "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "OPTIONS", "POST"]},
-            "headers": {"type": "dict", "default": {}},
-            "body": {"type": "str"},
-            "status_code": {"type": "list", "elements": "int", "default": [200]},
-            "body_contains": {"type": "str"},
-            "body_regex": {"type": "str"},
-            "json": {"type": "dict"},
-            "expect_headers": {"type": "dict"},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-            "client_cert": {"type": "path"},
-            "client_key": {"type": "path"},
-            "timeout": {"type": "float", "default": 5},
-            "retries": {"type": "int", "default": 0},
-            "delay": {"type": "float", "default": 1},
-            "backoff": {"type": "float", "default": 1},
-            "success_threshold": {"type": "int", "default": 1},
-            "max_latency_ms": {"type": "int"},
-            "cert_min_days": {"type": "int"},
-            "follow_redirects": {"type": "str", "default": "none", "choices": ["none", "safe", "all"]},
-            "use_proxy": {"type": "bool", "default": True},
-            "connect_to": {"type": "str"},
-            "trust_served_certificate": {"type": "bool", "default": False},
-        },
+        # The options every health check of the collection shares (slot_flip takes the same as dicts).
+        argument_spec=dict(CHECK_OPTIONS, url={"type": "str", "required": True}),
         required_by={"client_key": "client_cert"},
         mutually_exclusive=[("connect_to", "unix_socket")],
         supports_check_mode=True,
