@@ -16,7 +16,7 @@
 #   pslint      needs PowerShell (pwsh) and PSScriptAnalyzer, which neither PyPI nor Debian's archive has; the iis
 #               role's PowerShell is checked by its unit tests (tests/unit/roles/iis) instead.
 # The shellcheck test runs when the shellcheck program is there; as root it is installed from Debian's archive when missing.
-# tests/sanity/ignore-2.19.txt lists the findings that stay, each with its reason.
+# No ignore file: every finding is fixed (galaxy-importer warns about any ignore entry).
 #
 # Units: `ansible-test units` runs tests/unit/plugins (about 30 s) with tests/unit/requirements.txt. tests/unit/roles
 # runs under it too (SANITY_UNIT_TARGETS="tests/unit/plugins/ tests/unit/roles/"; the two README-table checks skip
@@ -53,7 +53,7 @@ trap 'rm -rf "$work"' EXIT
 
 VENV=$venv "$here/scripts/install-check.sh" --install-only "$work"
 dest=$work/ansible_collections/$(sed -n 's/^namespace:[[:space:]]*//p' "$here/galaxy.yml" | tr -d "\"' ")/$(sed -n 's/^name:[[:space:]]*//p' "$here/galaxy.yml" | tr -d "\"' ")
-# tests/sanity/ignore-2.19.txt travels in the tarball. ansible-test needs no git repository here: outside one it
+# ansible-test needs no git repository here: outside one it
 # takes every file of the tree, which is exactly the installed collection.
 
 if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """flaskops-backup: back up and restore one application with restic.
 
     flaskops-backup --config /etc/flaskops-backup/NAME.json init
