@@ -23,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
+.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,6 +36,17 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## create the controller venv (.venv) with pinned ansible, molecule, linters
 
+# Release tools with pins of their own, each in its own venv under .cache (galaxy-importer brings its own ansible-core
+# and ansible-lint): scripts/tools/<tool>.txt -> .cache/<tool>-venv.
+.cache/%-venv/.installed: scripts/tools/%.txt
+	rm -rf $(dir $@) && python3 -m venv $(dir $@)
+	$(dir $@)bin/pip install -q -r $<
+	touch $@
+
+changelog-venv: .cache/antsibull-changelog-venv/.installed ## antsibull-changelog in .cache/antsibull-changelog-venv
+
+importer-venv: .cache/galaxy-importer-venv/.installed ## galaxy-importer in .cache/galaxy-importer-venv
+
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
@@ -45,11 +56,18 @@ collection: $(COLLECTION_LINK) ## make this checkout importable as flaskops.depl
 hosts: ## start a Docker engine and build the systemd test images
 	scripts/test-hosts.sh all
 
-lint: venv collection ## yamllint + ansible-lint (production profile)
+lint: venv collection changelog-venv ## yamllint + ansible-lint (production profile) + the changelog (fragments valid, CHANGELOG.rst up to date)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint
+	VENV=$(abspath $(VENV)) scripts/changelog.sh check
 
-unit: venv collection build ## unit tests (modules, module_utils, templates, the preflight on the controller, example app)
+changelog: venv changelog-venv ## cut or update the release galaxy.yml names: changelogs/changelog.yaml and CHANGELOG.rst from the fragments
+	VENV=$(abspath $(VENV)) scripts/changelog.sh release
+
+importer: venv importer-venv ## galaxy-importer (Automation Hub's checks, require_v1_or_greater) on the built tarball
+	VENV=$(abspath $(VENV)) scripts/importer.sh
+
+unit: venv collection build changelog-venv ## unit tests (modules, module_utils, templates, the preflight on the controller, example app)
 	$(BIN)/python -m pytest -q tests/unit
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/preflight
 	cd examples/hello_app && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests
@@ -123,7 +141,7 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: lint unit sanity install-check ## everything CI runs: then the scenarios, the smoke runs and the newcomer path from one pool
+test: lint unit sanity install-check importer ## everything CI runs: then the scenarios, the smoke runs and the newcomer path from one pool
 	@$(MAKE) --no-print-directory test-containers
 
 # The molecule scenarios (Debian 12), the smoke runs (Debian 13) and the newcomer path use separate containers: they
