@@ -7,6 +7,7 @@ DOCUMENTATION = r"""
 name: tree_hash
 author: flaskops.deploy maintainers (@flaskops)
 short_description: A stable content hash of a directory tree or a file on the controller
+version_added: 1.0.0
 description:
   - Returns the SHA-256 of a directory's files (their relative paths, modes and contents) or of a single file.
   - The role C(flaskops.deploy.app) uses it as the default release id, so the same source gives the same

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: flask_config_validate
 short_description: Refuse a Flask configuration that is not fit to serve the public
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Checks the effective configuration of a Flask application against a set of rules (below) and reports each problem
     as a finding with an id, a severity, a message and a remediation.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: health_check
 short_description: Verify that a deployed web application answers as expected, and fail when it does not
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - "Sends HTTP(S) requests to a deployed application and checks the answer: status code, body text, a regular expression,
     values in a JSON body, response headers, latency and, for HTTPS, how long the served certificate stays valid."

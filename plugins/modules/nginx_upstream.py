@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: nginx_upstream
 short_description: Set the servers of a site's switchable nginx upstream, check nginx's configuration and reload it
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - "Each site of the C(nginx) role proxies to an C(upstream) block that includes the file
     C(/etc/nginx/flaskops/<site>.upstream.conf). This module is that file's only writer: the nginx role creates it,

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: preflight_source
 short_description: Check on the controller that an application's source has its requirements file and WSGI module
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host. The app role's
     C(tasks/validate.yml) runs it in the playbooks' preflight for I(app_source_type=path) and

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: preflight_vars
 short_description: Warn about role variables that the inventory or extra vars set but no role of the play declares
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host.
   - Reads the names (never the values) of the variables defined for the host by the inventory (inventory files,

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: release
 short_description: Read, plan and record the blue/green release state of an application
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - "An application deployed by the C(flaskops.deploy.app) role runs in two slots, V(blue) and V(green) (the systemd
     units C(<app>@<slot>.service) and C(<app>@<slot>.socket)). Which one is live is said by three sources: the state

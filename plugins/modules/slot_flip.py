@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: slot_flip
 short_description: Put a release live through the idle blue/green slot, with health gates and a switch back
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Runs the flip that C(flaskops.deploy.release)'s plan (O(plan)) decided, as one task. For the plan's next slot
     (V(blue) or V(green)) it clears a failed state, copies the configuration files of O(config_dir) into

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: venv_build
 short_description: Build a Python virtual environment with uv or pip, once per set of inputs
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates a virtual environment with O(python) at O(path) and installs, in this order, a requirements or lock file
     (O(requirements), with O(constraints) and O(require_hashes)), a project directory (O(project)), wheels and
