@@ -196,3 +196,16 @@ def test_a_fragment_left_out_of_the_release_fails_until_make_changelog_takes_it(
     assert "a late fix that reaches the release" in (checkout / "CHANGELOG.rst").read_text(encoding="utf-8")
     result = changelog(checkout, "check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def pin(path: pathlib.Path, package: str) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, pinned = line.partition("==")
+        if name.strip().lower().replace("_", "-") == package and pinned:
+            return pinned.strip()
+    raise AssertionError(f"{package} is not pinned in {path}")
+
+
+def test_the_importer_lints_with_the_ansible_lint_of_make_lint():
+    # make test leaves out the importer's ansible-lint step because make lint runs this very version.
+    assert pin(ROOT / "scripts" / "tools" / "galaxy-importer.txt", "ansible-lint") == pin(ROOT / "requirements.txt", "ansible-lint")
