@@ -200,8 +200,8 @@ def test_a_fragment_left_out_of_the_release_fails_until_make_changelog_takes_it(
 
 def pin(path: pathlib.Path, package: str) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
-        name, _, pinned = line.partition("==")
-        if name.strip().lower().replace("_", "-") == package and pinned:
+        name, separator, pinned = line.partition("==")
+        if separator and name.strip().lower().replace("_", "-") == package:
             return pinned.strip()
     raise AssertionError(f"{package} is not pinned in {path}")
 
