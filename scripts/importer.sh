@@ -5,7 +5,7 @@
 #
 # It takes about a minute of CPU, most of it the importer's ansible-lint step; on a busy machine that step can pass
 # the importer's fixed limit of 180 s. IMPORTER_ANSIBLE_LINT=0 leaves it out, as `make test` does: `make lint` has
-# run the same ansible-lint (tests/unit/test_release.py keeps the two pins equal) on the same files with the
+# run the same ansible-lint (tests/unit/test_collection_release.py keeps the two pins equal) on the same files with the
 # production profile and more rules than the importer enables.
 #
 # The configuration is .config/galaxy-importer.cfg (Automation Hub's require_v1_or_greater and required tags; the
