@@ -135,7 +135,7 @@ def test_every_awx_task_passes_the_modules_argument_validation(full_run):
 
 
 def test_a_job_template_with_its_survey_for_every_playbook(full_run):
-    _, results = full_run
+    results = full_run[1]
     templates = results["Create a job template with its survey for every playbook"]
     by_playbook = {r["flaskops_params"]["playbook"]: r["flaskops_params"] for r in templates}
     assert sorted(by_playbook) == ["playbooks/%s.yml" % p for p in PLAYBOOKS]
@@ -152,7 +152,7 @@ def test_a_job_template_with_its_survey_for_every_playbook(full_run):
 
 
 def test_the_workflow_links_existing_job_templates(full_run):
-    _, results = full_run
+    results = full_run[1]
     (workflow,) = results["Create the deploy workflow (deploy, then validate; roll back when the deploy fails)"]
     names = {r["flaskops_params"]["name"] for r in results["Create a job template with its survey for every playbook"]}
     nodes = workflow["flaskops_params"]["workflow_nodes"]
@@ -164,7 +164,7 @@ def test_the_workflow_links_existing_job_templates(full_run):
 
 
 def test_no_secret_is_shown(full_run):
-    proc, _ = full_run
+    proc = full_run[0]
     for secret in list(SECRETS.values()) + ["token-never-shown"]:
         for line in secret.splitlines():
             assert line.startswith("-----") or line not in proc.stdout + proc.stderr

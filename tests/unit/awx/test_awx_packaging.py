@@ -110,8 +110,8 @@ def test_ee_pins_ansible_core_and_runner_to_the_constraints():
     for line in (ROOT / "awx" / "ee-constraints.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
-            assert version, "not pinned: " + line
+            assert "==" in line, "not pinned: " + line
+            name, version = line.split("==", 1)
             pins[name.lower()] = version
     deps = definition["dependencies"]
     assert deps["ansible_core"]["package_pip"] == "ansible-core==" + pins["ansible-core"]
