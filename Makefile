@@ -23,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
+.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -109,6 +109,14 @@ container-pool:
 	      grep -nE 'fatal:|FAILED!|ERROR|failed=[1-9]|assert' $$l | tail -20; tail -60 $$l; fi; done; \
 	  echo "=== container jobs summary"; for j in $(POOL); do cat $(MOLECULE_LOGS)/$$j.result 2>/dev/null || echo "$$j: no result"; done; exit $$rc
 
+# The execution environment as a pool job (not in test-containers' POOL by default): make container-pool POOL=ee.
+job/ee:
+	@start=$$(date +%s); mkdir -p $(MOLECULE_LOGS); echo "=== the execution environment"; r=passed; \
+	VENV=$(abspath $(VENV)) scripts/ee-check.sh > $(MOLECULE_LOGS)/ee.log 2>&1 || r=FAILED; \
+	if [ "$$r" = FAILED ]; then tail -120 $(MOLECULE_LOGS)/ee.log; else grep '^\[ee-check\]' $(MOLECULE_LOGS)/ee.log; fi; \
+	printf '%-22s %-16s %4ss\n' ee "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/ee.result; \
+	[ "$$r" != FAILED ]
+
 job/newcomer:
 	@start=$$(date +%s); mkdir -p $(MOLECULE_LOGS); echo "=== the newcomer path"; r=passed; \
 	tests/newcomer.sh > $(MOLECULE_LOGS)/newcomer.log 2>&1 || r=FAILED; \
@@ -152,6 +160,9 @@ test: lint unit sanity install-check importer ## everything CI runs: then the sc
 test-containers: venv collection hosts
 	@$(MAKE) --no-print-directory container-pool \
 	  POOL="$(addprefix debian12/,$(SCENARIOS)) $(addprefix $(SMOKE_DISTRO)/,$(SMOKE_SCENARIOS)) newcomer"
+
+ee: venv collection hosts ## build the AWX execution environment (ansible-builder, local base image) and run harden.yml in it over SSH
+	VENV=$(abspath $(VENV)) scripts/ee-check.sh
 
 build: venv ## build the collection tarball and install it into a scratch path
 	rm -rf .cache/build && mkdir -p .cache/build

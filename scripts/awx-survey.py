@@ -30,7 +30,14 @@ def role_options(role):
     return spec["argument_specs"]["main"]["options"]
 
 
-def question(role, name):
+INT_RANGE = (0, 1000000)
+
+
+def question(ref):
+    """A question for a role option: role.option, or a mapping with `option: role.option` and overrides (min, max,
+    required) for limits the argument spec cannot express."""
+    overrides = dict(ref) if isinstance(ref, dict) else {"option": ref}
+    role, name = overrides.pop("option").split(".", 1)
     options = role_options(role)
     if name not in options:
         raise SystemExit("awx/surveys.yml: %s is not an option of role %s" % (name, role))
@@ -41,38 +48,43 @@ def question(role, name):
         "question_name": name.replace("_", " ").capitalize(),
         "question_description": plain(opt.get("description")),
         "variable": name,
-        "required": bool(opt.get("required", False)),
+        "required": bool(overrides.pop("required", opt.get("required", False))),
         "default": "" if default is None else default,
     }
     if opt.get("choices"):
-        q.update(type="multiplechoice", choices=[str(c) for c in opt["choices"]])
+        q.update(type="multiplechoice", choices=[str(c) for c in opt["choices"]], default=str(q["default"]))
     elif kind == "bool":
         q.update(type="multiplechoice", choices=["true", "false"], default=str(bool(default)).lower())
-    elif kind == "int":
-        q.update(type="integer", min=0, max=1000000)
+    elif kind in ("int", "float"):
+        q.update(type="integer" if kind == "int" else "float", min=overrides.pop("min", INT_RANGE[0]),
+                 max=overrides.pop("max", INT_RANGE[1]))
     elif kind in ("list", "dict"):
         q.update(type="textarea", default=json.dumps(default) if default not in ("", None) else "")
     elif opt.get("no_log") or SECRET.search(name):
         q.update(type="password")
     else:
-        q.update(type="text", min=0, max=1024)
+        q.update(type="text", min=overrides.pop("min", 0), max=overrides.pop("max", 1024))
+    if overrides:
+        raise SystemExit("awx/surveys.yml: %s.%s: unknown or inapplicable keys %s" % (role, name, sorted(overrides)))
     return q
 
 
 def play_question(item):
     """A question for a playbook's own variable (a play keyword such as serial), written out in awx/surveys.yml."""
+    kind = item.get("type", "text")
     q = {
         "question_name": item["variable"].replace("_", " ").capitalize(),
         "question_description": item["description"],
         "variable": item["variable"],
         "required": bool(item.get("required", False)),
         "default": item.get("default", ""),
-        "type": item.get("type", "text"),
     }
-    if q["type"] == "text":
-        q.update(min=0, max=1024)
-    elif q["type"] == "integer":
-        q.update(min=item.get("min", 0), max=item.get("max", 100))
+    if kind == "boolean":
+        q.update(type="multiplechoice", choices=["true", "false"], default=str(bool(q["default"])).lower())
+    elif kind == "integer":
+        q.update(type="integer", min=item.get("min", 0), max=item.get("max", 100))
+    else:
+        q.update(type=kind, min=item.get("min", 0), max=item.get("max", 1024))
     return q
 
 
@@ -82,7 +94,8 @@ def surveys():
         spec = {
             "name": item["name"],
             "description": item["description"],
-            "spec": [play_question(ref) if isinstance(ref, dict) else question(*ref.split(".", 1)) for ref in item["questions"]],
+            "spec": [play_question(ref) if isinstance(ref, dict) and "variable" in ref else question(ref)
+                     for ref in item["questions"]],
         }
         yield template, json.dumps(spec, indent=2, sort_keys=True) + "\n"
 

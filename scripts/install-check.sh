@@ -6,6 +6,10 @@
 #   scripts/install-check.sh --install-only DIR
 #                                            build and install into DIR (DIR/ansible_collections/...), no checks
 #                                            (scripts/sanity.sh uses it for the tree ansible-test runs in)
+#   scripts/install-check.sh --tarballs-only DIR
+#                                            build this collection's tarball and pack its dependencies' tarballs into
+#                                            DIR, no install (scripts/ee-check.sh bakes them into the execution
+#                                            environment)
 #
 # 1. `ansible-galaxy collection build` writes this collection's tarball from the checkout (galaxy.yml's build_ignore
 #    keeps the development tooling out).
@@ -35,10 +39,14 @@ python=$venv/bin/python
 log() { printf '[install-check] %s\n' "$*" >&2; }
 
 install_only=
-if [ "${1:-}" = --install-only ]; then
-  [ -n "${2:-}" ] || { log "--install-only needs a directory"; exit 2; }
-  install_only=$(mkdir -p "$2" && cd "$2" && pwd)
-fi
+tarballs_only=
+case "${1:-}" in
+  --install-only | --tarballs-only)
+    [ -n "${2:-}" ] || { log "$1 needs a directory"; exit 2; }
+    dir=$(mkdir -p "$2" && cd "$2" && pwd)
+    if [ "$1" = --install-only ]; then install_only=$dir; else tarballs_only=$dir; fi
+    ;;
+esac
 
 if [ ! -x "$galaxy" ]; then
   log "ansible-galaxy not found in $venv: run 'make venv' first"
@@ -138,6 +146,13 @@ PY
   printf '  - name: %s\n    type: file\n' "$dep_tarball" >>"$requirements"
   log "dependency $dep $version packed from the ansible package"
 done
+
+if [ -n "$tarballs_only" ]; then
+  rm -f "$tarballs_only"/*.tar.gz
+  cp "$tarball" "$work"/deps/*.tar.gz "$tarballs_only"/
+  log "tarballs in $tarballs_only: $(find "$tarballs_only" -maxdepth 1 -name "*.tar.gz" -printf "%f\n" | sort | xargs)"
+  exit 0
+fi
 
 target=${install_only:-$work/installed}
 log "installing $(basename "$tarball") into an empty path, offline"

@@ -172,3 +172,33 @@ def test_the_warning_comes_before_the_failure_it_explains(run) -> None:
     warning = result.stdout.index("[WARNING]: app_source_paht is set by extra vars")
     assert result.stdout.index("app_source_type is 'path' but its source is not set: set app_source_path") > warning
     assert "Did you mean app_source_path?" in result.stdout
+
+
+def _survey_answers(playbook: str, **answers) -> dict:
+    """What AWX sends as extra vars when a survey is launched with its defaults (multiple choice as strings)."""
+    with open(os.path.join(ROOT, "awx", "surveys", playbook + ".json"), encoding="utf-8") as handle:
+        spec = json.load(handle)["spec"]
+    values = {q["variable"]: q["default"] for q in spec if q["default"] != ""}
+    values.update(answers)
+    return values
+
+
+def test_the_deploy_survey_at_its_defaults_and_its_minimums_passes_the_deploy_preflight(run) -> None:
+    """Every integer question of the deploy survey at its lowest value is accepted by the roles deploy.yml checks."""
+    with open(os.path.join(ROOT, "awx", "surveys", "deploy.json"), encoding="utf-8") as handle:
+        lowest = {q["variable"]: q["min"] for q in json.load(handle)["spec"] if q["type"] == "integer"}
+    assert lowest["app_keep_releases"] == 2
+    for answers in (_survey_answers("deploy"), _survey_answers("deploy", **lowest)):
+        answers.update(flaskops_preflight_entry_points={"app": "deploy"})
+        result = run(roles=["app", "gunicorn"], extra_vars=answers)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "preflight passed" in result.stdout and _warnings(result.stdout) == [], result.stdout[-3000:]
+
+
+def test_one_below_the_surveys_keep_releases_minimum_is_refused_by_the_app_role(run) -> None:
+    """The survey's minimum is the role's: one less fails the preflight, naming the variable."""
+    answers = _survey_answers("deploy", app_keep_releases=1, flaskops_preflight_entry_points={"app": "deploy"})
+    result = run(roles=["app", "gunicorn"], extra_vars=answers)
+    assert result.returncode != 0
+    assert "app_keep_releases must be at least 2" in result.stdout
+    assert "preflight passed" not in result.stdout
