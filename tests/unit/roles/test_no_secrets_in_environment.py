@@ -177,7 +177,7 @@ def test_the_hooks_of_earlier_versions_are_caught():
     )
     defined = {"__app_env": value_reads("{{ app_env | combine(app_secrets) }}")}
     leaks = environment_leaks(tasks, secret_bearing(defined), "old/release.yml")
-    assert [(name, hits) for _, name, hits in leaks] == [
+    assert [(name, hits) for where, name, hits in leaks if where == "old/release.yml"] == [
         ("Run the pre-activation hooks in the new release", ["__app_env"]),
         ("A token given directly", ["vault_api_token"]),
     ]
