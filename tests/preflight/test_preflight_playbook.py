@@ -223,3 +223,12 @@ def test_a_world_readable_secret_shared_file_is_refused(run) -> None:
     assert "got instance/config.py with modes 0644" in result.stdout
     files[0]["mode"] = "0600"
     assert run(group_vars={"app_shared_files": files}).returncode == 0
+
+
+def test_nginx_without_app_name_needs_a_site_name(run) -> None:
+    """The load balancers' play (certbot, nginx): no role requires app_name there, nginx_site_name follows it."""
+    missing = run(roles=["certbot", "nginx"], host_vars={"app_name": None})
+    assert missing.returncode != 0
+    assert "nginx_site_name (default: app_name) must be a file name ([A-Za-z0-9._-]), got '': set app_name" in missing.stdout
+    named = run(roles=["certbot", "nginx"], host_vars={"app_name": None}, extra_vars={"nginx_site_name": "front"})
+    assert named.returncode == 0, named.stdout[-3000:]
