@@ -232,3 +232,14 @@ def test_nginx_without_app_name_needs_a_site_name(run) -> None:
     assert "nginx_site_name (default: app_name) must be a file name ([A-Za-z0-9._-]), got '': set app_name" in missing.stdout
     named = run(roles=["certbot", "nginx"], host_vars={"app_name": None}, extra_vars={"nginx_site_name": "front"})
     assert named.returncode == 0, named.stdout[-3000:]
+
+
+def test_a_git_url_with_a_token_is_refused_without_printing_it(run) -> None:
+    token = "ghp_0123456789abcdefNOTREAL"
+    result = run(extra_vars={"app_source_type": "git", "app_git_repo": "https://deploy:%s@git.example.org/a/b.git" % token,
+                             "app_git_version": "v1"})
+    assert result.returncode != 0
+    assert "app_git_repo holds a password or token" in result.stdout
+    assert token not in result.stdout
+    ssh = run(extra_vars={"app_source_type": "git", "app_git_repo": "git@git.example.org:a/b.git", "app_git_version": "v1"})
+    assert ssh.returncode == 0, ssh.stdout[-3000:]
