@@ -61,6 +61,7 @@ venv_min() {
     rm -rf "$min_venv"
     python3 -m venv "$min_venv"
     "$min_venv/bin/pip" install -q --upgrade pip
+    # shellcheck disable=SC2046 # a list of requirements
     "$min_venv/bin/pip" install -q "ansible-core==$core" $(test_requirements) -c <(echo "ansible-core==$core")
     "$min_venv/bin/pip" install -q --no-deps "$ansible_pin"
     echo "$want" >"$stamp"
@@ -79,7 +80,7 @@ leg_min() {
   log "minimum: make unit and make sanity with ansible-core $(min_core)"
   make -C "$here" --no-print-directory unit VENV="$min_venv" || status=$?
   # Compile and import on other Pythons: the default controller's `make sanity` covers them.
-  SANITY_EXTRA_PYTHONS= make -C "$here" --no-print-directory sanity VENV="$min_venv" || status=$?
+  SANITY_EXTRA_PYTHONS='' make -C "$here" --no-print-directory sanity VENV="$min_venv" || status=$?
   log "minimum: done in $(($(date +%s) - start))s (exit $status)"
   return $status
 }
@@ -237,7 +238,7 @@ leg_newest() {
   fi
   if [[ " $steps " == *" sanity "* ]]; then
     log "newest: make sanity (Python 3.13)"
-    in_controller env SANITY_PYTHON=3.13 SANITY_EXTRA_PYTHONS= make --no-print-directory sanity VENV=/opt/venv ||
+    in_controller env SANITY_PYTHON=3.13 SANITY_EXTRA_PYTHONS='' make --no-print-directory sanity VENV=/opt/venv ||
       status=$?
   fi
   if [[ " $steps " == *" scenario "* ]]; then
@@ -248,9 +249,14 @@ leg_newest() {
   return $status
 }
 
-case "${1:-}" in
-  venv-min) venv_min ;;
-  min) leg_min ;;
-  newest) leg_newest ;;
-  *) echo "usage: $0 venv-min|min|newest" >&2; exit 2 ;;
-esac
+main() {
+  case "${1:-}" in
+    venv-min) venv_min ;;
+    min) leg_min ;;
+    newest) leg_newest ;;
+    *) echo "usage: $0 venv-min|min|newest" >&2; return 2 ;;
+  esac
+}
+
+# On one line: bash has read all of it before it runs, so an edit of this file during a run cannot change the run.
+main "$@"; exit $?
