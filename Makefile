@@ -23,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean
+.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -90,14 +90,18 @@ MOLECULE_LOGS := .cache/molecule-logs
 # The smoke run on Debian 13 converges, re-runs, and deploys, restarts and rolls back under load; the full matrix of
 # operations (check mode, every source type) runs on Debian 12.
 SMOKE_OPERATIONS ?= site,deploy,restart,rollback
+# The controller of the smoke runs on Debian 13. Empty: this venv (make test); make matrix-min sets it to the minimum
+# ansible-core that meta/runtime.yml claims (scripts/matrix.sh venv-min), so one full scenario runs on that controller.
+MATRIX_MIN_VENV := .cache/matrix-min-venv
+SMOKE_VENV ?=
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/tls debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
-  $(SMOKE_DISTRO)/default debian12/backup
+JOB_ORDER := debian12/fleet matrix-newest debian12/tls debian12/apps newcomer debian12/default debian12/certbot \
+  matrix-min debian12/waitress $(SMOKE_DISTRO)/default debian12/backup
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
 	@$(MAKE) --no-print-directory container-pool POOL="$(addprefix debian12/,$(SCENARIOS))"
 
-molecule-smoke: venv collection hosts ## the smoke scenarios (SMOKE_SCENARIOS) on Debian 13
+molecule-smoke: venv collection hosts $(if $(SMOKE_VENV),matrix-venv) ## the smoke scenarios (SMOKE_SCENARIOS) on Debian 13
 	@$(MAKE) --no-print-directory container-pool POOL="$(addprefix $(SMOKE_DISTRO)/,$(SMOKE_SCENARIOS))"
 
 pool_order = $(filter $(1),$(JOB_ORDER)) $(filter-out $(JOB_ORDER),$(1))
@@ -117,6 +121,17 @@ job/ee:
 	printf '%-22s %-16s %4ss\n' ee "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/ee.result; \
 	[ "$$r" != FAILED ]
 
+# The two ends of the ansible-core range (scripts/matrix.sh): job/matrix-min runs the unit tests and sanity with the
+# minimum ansible-core (its scenario is the smoke run on Debian 13, SMOKE_VENV), job/matrix-newest unit tests, sanity
+# and a scenario over SSH with the newest `ansible` from PyPI, in a Debian 13 container.
+job/matrix-%:
+	@start=$$(date +%s); mkdir -p $(MOLECULE_LOGS); echo "=== the version matrix: $*"; r=passed; \
+	scripts/matrix.sh $* > $(MOLECULE_LOGS)/matrix-$*.log 2>&1 || r=FAILED; \
+	grep -vE '^WARNING: Location' $(MOLECULE_LOGS)/matrix-$*.log | grep -E '^\[(matrix|sanity)\]|passed|failed|^ansible|^ERROR' | tail -40; \
+	if [ "$$r" = FAILED ]; then grep -vE '^WARNING: Location' $(MOLECULE_LOGS)/matrix-$*.log | tail -150; fi; \
+	printf '%-22s %-16s %4ss\n' matrix-$* "$$r" "$$(( $$(date +%s) - start ))" > $(MOLECULE_LOGS)/matrix-$*.result; \
+	[ "$$r" != FAILED ]
+
 job/newcomer:
 	@start=$$(date +%s); mkdir -p $(MOLECULE_LOGS); echo "=== the newcomer path"; r=passed; \
 	tests/newcomer.sh > $(MOLECULE_LOGS)/newcomer.log 2>&1 || r=FAILED; \
@@ -131,12 +146,14 @@ job/%:
 	@j=$*; distro=$${j%%/*}; s=$${j#*/}; start=$$(date +%s); echo "=== molecule scenario $$s ($$distro)"; \
 	mkdir -p $(MOLECULE_LOGS)/$$distro; log=$(MOLECULE_LOGS)/$$j.log; r=FAILED; \
 	image=$$(v=FLASKOPS_IMAGE_$$(echo $$distro | tr a-z A-Z); echo "$${!v:-flaskops/$$distro-systemd:latest}"); \
-	steps=; [ "$$distro" != debian12 ] && steps="$(SMOKE_OPERATIONS)"; \
+	steps=; bin=$(abspath $(BIN)); [ "$$distro" != debian12 ] && steps="$(SMOKE_OPERATIONS)"; \
+	if [ "$$distro" = $(SMOKE_DISTRO) ] && [ -n "$(SMOKE_VENV)" ]; then bin=$(abspath $(SMOKE_VENV))/bin; \
+	  echo "controller: $$($$bin/ansible --version | head -1)"; fi; \
 	for attempt in $$(seq 0 $(MOLECULE_RETRIES)); do \
 	  if [ $$attempt -gt 0 ]; then echo "=== $$j failed; the end of its log, then attempt $$((attempt + 1))"; \
 	    grep -nE 'fatal:|FAILED!|failed=[1-9]' $$log | tail -10; tail -40 $$log; fi; \
-	  if FLASKOPS_DISTRO=$$distro FLASKOPS_IMAGE=$$image FLASKOPS_OPERATIONS_STEPS=$$steps \
-	    MOLECULE_EPHEMERAL_DIRECTORY=$(abspath .cache/molecule-state)/$$j $(BIN)/molecule test -s $$s > $$log 2>&1; \
+	  if PATH=$$bin:$$PATH FLASKOPS_DISTRO=$$distro FLASKOPS_IMAGE=$$image FLASKOPS_OPERATIONS_STEPS=$$steps \
+	    MOLECULE_EPHEMERAL_DIRECTORY=$(abspath .cache/molecule-state)/$$j $$bin/molecule test -s $$s > $$log 2>&1; \
 	    then r=passed; [ $$attempt -gt 0 ] && r="passed on retry"; break; fi; \
 	done; \
 	if [ "$$r" = FAILED ]; then tail -400 $$log; else \
@@ -156,10 +173,24 @@ test: lint unit sanity install-check importer ## everything CI runs: then the sc
 	@$(MAKE) --no-print-directory test-containers
 
 # The molecule scenarios (Debian 12), the smoke runs (Debian 13) and the newcomer path use separate containers: they
-# share one pool of MOLECULE_JOBS.
+# share one pool of MOLECULE_JOBS. The two ends of the ansible-core range run apart (make matrix).
 test-containers: venv collection hosts
 	@$(MAKE) --no-print-directory container-pool \
 	  POOL="$(addprefix debian12/,$(SCENARIOS)) $(addprefix $(SMOKE_DISTRO)/,$(SMOKE_SCENARIOS)) newcomer"
+
+matrix: venv collection hosts matrix-venv ## both ends of the ansible-core range (matrix-min and matrix-newest) from one pool
+	scripts/test-hosts.sh image-ssh debian12
+	@$(MAKE) --no-print-directory container-pool POOL="matrix-newest matrix-min $(SMOKE_DISTRO)/default" SMOKE_VENV=$(MATRIX_MIN_VENV)
+
+matrix-venv: ## the minimum controller: .cache/matrix-min-venv with the lowest ansible-core of requires_ansible
+	scripts/matrix.sh venv-min
+
+matrix-min: venv collection hosts matrix-venv ## the minimum ansible-core claimed: unit tests, sanity, and the Debian 13 smoke run on it
+	@$(MAKE) --no-print-directory container-pool POOL="matrix-min $(SMOKE_DISTRO)/default" SMOKE_VENV=$(MATRIX_MIN_VENV)
+
+matrix-newest: venv collection hosts ## the newest ansible (PyPI) in a Debian 13 container: unit tests, sanity, a scenario over SSH
+	scripts/test-hosts.sh image-ssh debian12
+	@$(MAKE) --no-print-directory container-pool POOL="matrix-newest"
 
 ee: venv collection hosts ## build the AWX execution environment (ansible-builder, local base image) and run harden.yml in it over SSH
 	VENV=$(abspath $(VENV)) scripts/ee-check.sh

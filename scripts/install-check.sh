@@ -13,9 +13,9 @@
 #
 # 1. `ansible-galaxy collection build` writes this collection's tarball from the checkout (galaxy.yml's build_ignore
 #    keeps the development tooling out).
-# 2. Each collection galaxy.yml's `dependencies` names is packed into a tarball of its own from the copy the `ansible`
-#    package bundles: its files, its MANIFEST.json and a FILES.json of the files it has (see below). Galaxy is never
-#    asked.
+# 2. Each collection galaxy.yml's `dependencies` names, and each of their own dependencies, is packed into a
+#    tarball of its own from the copy the `ansible` package bundles: its files, its MANIFEST.json and a FILES.json
+#    of the files it has (see below). Galaxy is never asked.
 # 3. `ansible-galaxy collection install --offline -r requirements.yml` installs this collection into an empty path;
 #    the requirements file lists only this collection's tarball and, as candidates for the resolver, the dependency
 #    tarballs: a dependency that galaxy.yml does not declare, or declares with a range the bundled version does not
@@ -70,12 +70,27 @@ tarball=$(ls "$work/dist"/*.tar.gz)
 
 # The dependencies that galaxy.yml declares, and where the ansible package keeps each.
 bundled=$("$python" -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__file__) if ansible_collections.__file__ else list(ansible_collections.__path__)[0])')
-mapfile -t deps < <("$python" - "$here/galaxy.yml" <<'PY'
+# With their own dependencies, as Galaxy would bring them (community.general 12 and later depend on
+# community.library_inventory_filtering_v1), taken from the same bundle.
+mapfile -t deps < <("$python" - "$here/galaxy.yml" "$bundled" <<'PY'
+import json
+import os
 import sys
 import yaml
 with open(sys.argv[1], encoding="utf-8") as handle:
-    for name in sorted((yaml.safe_load(handle).get("dependencies") or {})):
-        print(name)
+    todo = sorted(yaml.safe_load(handle).get("dependencies") or {})
+seen = set()
+while todo:
+    name = todo.pop()
+    if name in seen:
+        continue
+    seen.add(name)
+    manifest = os.path.join(sys.argv[2], *name.split("."), "MANIFEST.json")
+    if os.path.isfile(manifest):
+        with open(manifest, encoding="utf-8") as handle:
+            todo.extend(json.load(handle)["collection_info"].get("dependencies") or {})
+for name in sorted(seen):
+    print(name)
 PY
 )
 requirements=$work/requirements.yml
@@ -163,7 +178,7 @@ log "installing $(basename "$tarball") into an empty path, offline"
 }
 export ANSIBLE_COLLECTIONS_PATH=$target
 
-# Exactly the declared dependencies are there, and nothing else is visible to Ansible.
+# Exactly the declared dependencies (and their own) are there, and nothing else is visible to Ansible.
 "$python" - "$target" "${deps[@]}" <<'PY'
 import os
 import sys
