@@ -71,7 +71,7 @@ MOLECULE_LOGS := .cache/molecule-logs
 # operations (check mode, every source type) runs on Debian 12.
 SMOKE_OPERATIONS ?= site,deploy,restart,rollback
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/tls debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
+JOB_ORDER := debian12/fleet debian12/tls debian12/judges debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
   $(SMOKE_DISTRO)/default debian12/backup
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
