@@ -22,7 +22,12 @@ Source checks
     For a release from a directory or an archive on the controller: the requirements file exists, and the
     module of the WSGI entry point is ``module.py`` or ``module/__init__.py`` in the release's root.
 
-Nothing here reads a variable's value: only names are compared and reported.
+Secret strength
+    Each key of ``app_secrets`` whose name looks like a secret key, token or password (``is_secret_name``) must
+    not be weak (``secret_weakness``): not a known placeholder, not too short, not of low entropy, not a repeated
+    pattern. The messages name the key (``app_secrets.SECRET_KEY``) and why, never its value.
+
+Apart from the secret strength check, nothing here reads a variable's value: only names are compared and reported.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import difflib
 import posixpath
 import re
 import typing as t
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_config, _flask_facts
 
 ROLE_PREFIXES: dict[str, str] = {
     "app_": "app",
@@ -386,3 +393,99 @@ def directory_files(root: str, depth: int = 1) -> list[str]:
         elif depth > 0 and os.path.isdir(full):
             found.extend(name + "/" + sub for sub in directory_files(full, depth - 1))
     return found
+
+
+# ---------------------------------------------------------------------------------------------------- secret strength
+
+# Which app_secrets names are checked: upper-cased, a name that contains SECRET, or whose last word (after the last
+# underscore, or the whole name) is KEY, TOKEN, PASSWORD, PASSWD or PASSPHRASE. FLASK_SECRET_KEY, API_TOKEN,
+# MAIL_PASSWORD and KEY are checked; DATABASE_URL, MAIL_USERNAME and APIKEY are not.
+SECRET_NAME = re.compile(r"SECRET|(?:^|_)(?:KEY|TOKEN|PASSWORD|PASSWD|PASSPHRASE)$")
+PASSWORD_NAME = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|PASSPHRASE)$")
+# Minimum length in bytes (UTF-8): keys, tokens and other secrets as long as the config check wants the SECRET_KEY;
+# passwords, often issued by another service (an SMTP provider's application password), 16.
+SECRET_MIN_BYTES = _flask_config.SECRET_KEY_MIN_BYTES
+PASSWORD_MIN_BYTES = 16
+# Shannon entropy per character, the measure and the threshold of the config check's secret-key-low-entropy rule.
+SECRET_MIN_ENTROPY = _flask_config.SECRET_KEY_MIN_ENTROPY
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an ``app_secrets`` key looks like a secret key, token or password (the rule above)."""
+    return bool(SECRET_NAME.search(str(name).upper()))
+
+
+def min_secret_bytes(name: str) -> int:
+    """The minimum length of the secret named ``name``."""
+    return PASSWORD_MIN_BYTES if PASSWORD_NAME.search(str(name).upper()) else SECRET_MIN_BYTES
+
+
+def repeated_unit(value: str) -> int:
+    """The length of the shortest unit the whole value repeats (``abcabcabc`` -> 3), or 0 when it repeats none."""
+    size = len(value)
+    for unit in range(1, size // 2 + 1):
+        if size % unit == 0 and value[:unit] * (size // unit) == value:
+            return unit
+    return 0
+
+
+def secret_weakness(name: str, value: t.Any) -> str | None:
+    """Why the secret ``name`` with ``value`` is weak, or None when it is not; the value itself is never quoted.
+
+    Weak: a known placeholder (the config check's list: ``changeme``, ``dev``, ``your-secret-key``, ...), shorter
+    than ``min_secret_bytes(name)`` bytes, under ``SECRET_MIN_ENTROPY`` bits of Shannon entropy per character, or
+    one short unit repeated. Values that are not strings are read as their text (``12`` as ``"12"``).
+    """
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if text and _flask_facts.is_placeholder(text):
+        return "is a well-known placeholder"
+    length = len(text.encode("utf-8"))
+    minimum = min_secret_bytes(name)
+    if length < minimum:
+        return "is %d bytes long, shorter than %d" % (length, minimum)
+    entropy = abs(_flask_facts.shannon_entropy(text))  # abs: no "-0.00" for a single repeated character
+    if entropy < SECRET_MIN_ENTROPY:
+        return "has %.2f bits of entropy per character, less than %.1f: a word or a pattern, not random data" % (
+            entropy,
+            SECRET_MIN_ENTROPY,
+        )
+    unit = repeated_unit(text)
+    if unit:
+        return "repeats the same %d characters: a pattern, not random data" % unit
+    return None
+
+
+class SecretReport(t.NamedTuple):
+    """What ``check_secrets`` found; names only, never values."""
+
+    checked: list[str]
+    """The names that look like secrets and were checked."""
+    allowed: list[str]
+    """The names that look like secrets but are allowed to be weak (the opt-out list)."""
+    problems: list[str]
+    """One message per weak secret, naming the inventory variable (``app_secrets.SECRET_KEY``)."""
+
+
+def check_secrets(
+    secrets: t.Mapping[str, t.Any] | None,
+    allow_weak: t.Iterable[str] = (),
+    variable: str = "app_secrets",
+    opt_out: str = "app_secrets_allow_weak",
+) -> SecretReport:
+    """Check every key of ``secrets`` that looks like a secret (``is_secret_name``) with ``secret_weakness``."""
+    allowed_names = set(allow_weak or ())
+    checked, allowed, problems = [], [], []
+    for name in sorted(secrets or {}, key=str):
+        if not is_secret_name(name):
+            continue
+        if name in allowed_names:
+            allowed.append(name)
+            continue
+        checked.append(name)
+        weakness = secret_weakness(name, (secrets or {})[name])
+        if weakness:
+            problems.append(
+                "%s.%s %s. Set a random value (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "vaulted, or list %s in %s if it cannot change." % (variable, name, weakness, name, opt_out)
+            )
+    return SecretReport(checked, allowed, problems)

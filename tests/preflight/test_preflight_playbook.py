@@ -48,6 +48,7 @@ def run(tmp_path, collections_path):
         host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "app_name": "hello",
                 "app_source_path": HELLO_APP, "app_domains": ["hello.example.org"]}
         host.update(host_vars or {})
+        host = {name: value for name, value in host.items() if value is not None}  # None: leave the variable out
         (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": host}}}))
         (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars or {}))
         extra = {"preflight_roles": roles or ["app", "gunicorn"]}
@@ -172,3 +173,73 @@ def test_the_warning_comes_before_the_failure_it_explains(run) -> None:
     warning = result.stdout.index("[WARNING]: app_source_paht is set by extra vars")
     assert result.stdout.index("app_source_type is 'path' but its source is not set: set app_source_path") > warning
     assert "Did you mean app_source_path?" in result.stdout
+
+
+def test_a_weak_secret_is_refused_naming_the_key_and_never_the_value(run) -> None:
+    weak = "your-secret-key-for-hello-app"
+    result = run(roles=SITE_ROLES, group_vars={"app_secrets": {"FLASK_SECRET_KEY": weak, "MAIL_PASSWORD": "hunter2"}})
+    assert result.returncode != 0
+    assert "Refuse weak secrets (app_secrets)" in result.stdout
+    assert "app_secrets.FLASK_SECRET_KEY is a well-known placeholder." in result.stdout
+    assert "app_secrets.MAIL_PASSWORD is 7 bytes long, shorter than 16." in result.stdout
+    assert weak not in result.stdout and "hunter2" not in result.stdout
+    assert "changed=0" in result.stdout and "preflight passed" not in result.stdout
+
+
+def test_a_short_random_secret_key_is_refused_a_strong_one_passes(run) -> None:
+    short = run(extra_vars={"app_secrets": {"SECRET_KEY": "k3J9xqZ7wLm2Vb8Rt5Np"}})
+    assert short.returncode != 0
+    assert "app_secrets.SECRET_KEY is 20 bytes long, shorter than 32." in short.stdout
+    assert "k3J9xqZ7wLm2Vb8Rt5Np" not in short.stdout
+    strong = run(extra_vars={"app_secrets": {"SECRET_KEY": SECRET + "-Zq3vN8xK1pL6tR0wB5yH2mJ7", "DATABASE_URL": "x"}})
+    assert strong.returncode == 0, strong.stdout[-3000:]
+    assert "preflight passed" in strong.stdout
+
+
+def test_a_weak_secret_may_be_allowed_by_name(run) -> None:
+    result = run(group_vars={"app_secrets": {"MAIL_PASSWORD": "hunter2"}, "app_secrets_allow_weak": ["MAIL_PASSWORD"]})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "preflight passed" in result.stdout
+    assert _warnings(result.stdout) == []
+
+
+@pytest.mark.parametrize("roles", [SITE_ROLES, ["app"], ["backup"]])
+def test_a_missing_app_name_fails_naming_it(run, roles) -> None:
+    """No role defaults app_name, so the argument spec's required check names it (site.yml: certbot and nginx first)."""
+    result = run(roles=roles, host_vars={"app_name": None})
+    assert result.returncode != 0
+    assert "missing required arguments: app_name" in result.stdout, result.stdout[-3000:]
+    assert "Validate the argument specs of the roles in this play" in result.stdout
+    assert "certbot_cert_name" not in result.stdout
+    assert "preflight passed" not in result.stdout
+
+
+def test_a_world_readable_secret_shared_file_is_refused(run) -> None:
+    files = [{"path": "instance/config.py", "content": "SECRET_KEY = 'x'", "secret": True, "mode": "0644"},
+             {"path": "instance/public.txt", "content": "hello", "mode": "0644"}]
+    result = run(group_vars={"app_shared_files": files})
+    assert result.returncode != 0
+    assert "app_shared_files: a file with secret true must not be accessible to other users" in result.stdout
+    assert "got instance/config.py with modes 0644" in result.stdout
+    files[0]["mode"] = "0600"
+    assert run(group_vars={"app_shared_files": files}).returncode == 0
+
+
+def test_nginx_without_app_name_needs_a_site_name(run) -> None:
+    """The load balancers' play (certbot, nginx): no role requires app_name there, nginx_site_name follows it."""
+    missing = run(roles=["certbot", "nginx"], host_vars={"app_name": None})
+    assert missing.returncode != 0
+    assert "nginx_site_name (default: app_name) must be a file name ([A-Za-z0-9._-]), got '': set app_name" in missing.stdout
+    named = run(roles=["certbot", "nginx"], host_vars={"app_name": None}, extra_vars={"nginx_site_name": "front"})
+    assert named.returncode == 0, named.stdout[-3000:]
+
+
+def test_a_git_url_with_a_token_is_refused_without_printing_it(run) -> None:
+    token = "ghp_0123456789abcdefNOTREAL"
+    result = run(extra_vars={"app_source_type": "git", "app_git_repo": "https://deploy:%s@git.example.org/a/b.git" % token,
+                             "app_git_version": "v1"})
+    assert result.returncode != 0
+    assert "app_git_repo holds a password or token" in result.stdout
+    assert token not in result.stdout
+    ssh = run(extra_vars={"app_source_type": "git", "app_git_repo": "git@git.example.org:a/b.git", "app_git_version": "v1"})
+    assert ssh.returncode == 0, ssh.stdout[-3000:]

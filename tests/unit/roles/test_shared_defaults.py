@@ -42,6 +42,12 @@ def test_roles_share_app_variables():
     assert ("nginx", "app_name") in SHARED and ("gunicorn", "app_wsgi") in SHARED
 
 
+def test_app_name_is_required_without_a_default():
+    assert APP_SPEC["app_name"].get("required") is True
+    assert "default" not in APP_SPEC["app_name"]
+    assert "app_name" not in APP_DEFAULTS
+
+
 @pytest.mark.parametrize("role,name", SHARED)
 def test_shared_input_is_declared_like_in_the_app_role(role, name):
     option = spec(role)[name]
@@ -60,6 +66,13 @@ def test_shared_default_equals_the_app_roles(role, name):
     if role == "iis":
         # Windows: the shared inputs resolve into private __iis_* values (tests/unit/roles/iis/test_iis_defaults.py).
         assert name not in role_defaults
+        return
+    if APP_SPEC[name].get("required") and name not in APP_DEFAULTS:
+        # app_name: required, with no default anywhere. A role's default would satisfy the preflight's required check
+        # in a play that runs that role too (site.yml: certbot and nginx before app), and a missing app_name would
+        # only fail later, under another variable's name.
+        assert name not in role_defaults, "%s defaults %s, which the app role requires with no default" % (role, name)
+        assert "default" not in spec(role)[name], "%s: the argument spec of %s has a default" % (role, name)
         return
     assert name in role_defaults, "%s reads %s: default it in defaults/main.yml as the app role does" % (role, name)
     assert role_defaults[name] == APP_DEFAULTS[name], "%s: default of %s differs from the app role's" % (role, name)

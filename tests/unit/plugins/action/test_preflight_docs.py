@@ -9,13 +9,15 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ansible_collections.flaskops.deploy.plugins.action import preflight_secrets as preflight_secrets_action
 from ansible_collections.flaskops.deploy.plugins.action import preflight_source as preflight_source_action
 from ansible_collections.flaskops.deploy.plugins.action import preflight_vars as preflight_vars_action
-from ansible_collections.flaskops.deploy.plugins.modules import preflight_source, preflight_vars
+from ansible_collections.flaskops.deploy.plugins.modules import preflight_secrets, preflight_source, preflight_vars
 
 ACTIONS = {
     "preflight_vars": (preflight_vars, preflight_vars_action.ActionModule),
     "preflight_source": (preflight_source, preflight_source_action.ActionModule),
+    "preflight_secrets": (preflight_secrets, preflight_secrets_action.ActionModule),
 }
 
 

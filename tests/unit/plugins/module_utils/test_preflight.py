@@ -352,3 +352,116 @@ def test_directory_files(tmp_path) -> None:
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "deep" / "x.py").write_text("")
     assert pf.directory_files(str(tmp_path)) == ["pkg/__init__.py", "wsgi.py"]
+
+
+# ---------------------------------------------------------------------------------------------------- secret strength
+
+STRONG = "Zq3vN8xK1pL6tR0wB5yH2mJ7cF4gD9sA"  # 32 random characters
+
+
+@pytest.mark.parametrize(
+    "name,checked",
+    [
+        ("SECRET_KEY", True),
+        ("FLASK_SECRET_KEY", True),
+        ("secret_key", True),
+        ("WEBHOOK_SECRET", True),
+        ("STRIPE_API_KEY", True),
+        ("KEY", True),
+        ("GITHUB_TOKEN", True),
+        ("MAIL_PASSWORD", True),
+        ("DB_PASSWD", True),
+        ("GPG_PASSPHRASE", True),
+        ("DATABASE_URL", False),
+        ("MAIL_USERNAME", False),
+        ("APIKEY", False),
+        ("KEYCLOAK_REALM", False),
+        ("TOKEN_TTL", False),
+    ],
+)
+def test_the_names_checked(name: str, checked: bool) -> None:
+    assert pf.is_secret_name(name) is checked
+
+
+def test_passwords_may_be_shorter_than_keys() -> None:
+    assert pf.min_secret_bytes("FLASK_SECRET_KEY") == 32 == pf.SECRET_MIN_BYTES
+    assert pf.min_secret_bytes("MAIL_PASSWORD") == 16 == pf.PASSWORD_MIN_BYTES
+    assert pf.secret_weakness("MAIL_PASSWORD", "k3J9xqZ7wLm2Vb8R") is None
+    assert pf.secret_weakness("API_TOKEN", "k3J9xqZ7wLm2Vb8R") == "is 16 bytes long, shorter than 32"
+
+
+@pytest.mark.parametrize(
+    "value,reason",
+    [
+        ("changeme", "is a well-known placeholder"),
+        ("dev", "is a well-known placeholder"),
+        ("your-secret-key", "is a well-known placeholder"),
+        ("Secret", "is a well-known placeholder"),
+        ("change-me-before-going-live-0123456789abcdef", "is a well-known placeholder"),
+        ("", "is 0 bytes long, shorter than 32"),
+        (None, "is 0 bytes long, shorter than 32"),
+        (12345, "is 5 bytes long, shorter than 32"),
+        ("k3J9xqZ7wLm2Vb8Rt5Np", "is 20 bytes long, shorter than 32"),
+        ("ab" * 20, "has 1.00 bits of entropy per character, less than 3.0: a word or a pattern, not random data"),
+        ("a" * 64, "has 0.00 bits of entropy per character, less than 3.0: a word or a pattern, not random data"),
+        ("abcdefgh" * 4, "repeats the same 8 characters: a pattern, not random data"),
+        ("0123456789abcdef" * 3, "repeats the same 16 characters: a pattern, not random data"),
+    ],
+)
+def test_weak_secrets_and_why(value: object, reason: str) -> None:
+    assert pf.secret_weakness("SECRET_KEY", value) == reason
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        STRONG,
+        "molecule-only-6f1d0c9b8e7a4b5c9d2e1f0a3b4c5d6e7f8091a2",
+        "6f1d8c3b9a2e4f7d0c5b8a1e3f6d9c2b7a4e0f3d6c9b2a5e8f1d4c7b0a3e6f9d",
+        "é" * 4 + STRONG,
+    ],
+)
+def test_strong_secrets_pass(value: str) -> None:
+    assert pf.secret_weakness("SECRET_KEY", value) is None
+
+
+def test_the_secret_checks_agree_with_the_config_check() -> None:
+    """What the preflight passes, the config check's secret-key rules pass too (same length, entropy, placeholders)."""
+    from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_config, _flask_facts
+
+    for value in [STRONG, "x" * 40, "changeme", "k3J9xqZ7wLm2Vb8Rt5Np", "ab" * 20]:
+        facts = _flask_facts.secret_facts(value)
+        findings = [r.id for r in _flask_config.RULES if r.id.startswith("secret-key") and r.check(facts, {})]
+        assert (pf.secret_weakness("SECRET_KEY", value) is None) <= (findings == []), value
+
+
+def test_repeated_unit() -> None:
+    assert pf.repeated_unit("abcabcabc") == 3
+    assert pf.repeated_unit("aaaa") == 1
+    assert pf.repeated_unit("abcabcab") == 0
+    assert pf.repeated_unit("") == 0
+
+
+def test_check_secrets_names_the_variable_and_never_the_value() -> None:
+    secrets = {
+        "FLASK_SECRET_KEY": "your-secret-key",
+        "MAIL_PASSWORD": "hunter2",
+        "SMTP_PASSWORD": "short-but-given",
+        "API_TOKEN": STRONG,
+        "DATABASE_URL": "sqlite:///x",
+    }
+    report = pf.check_secrets(secrets, allow_weak=["SMTP_PASSWORD"])
+    assert report.checked == ["API_TOKEN", "FLASK_SECRET_KEY", "MAIL_PASSWORD"]
+    assert report.allowed == ["SMTP_PASSWORD"]
+    assert len(report.problems) == 2
+    assert report.problems[0].startswith("app_secrets.FLASK_SECRET_KEY is a well-known placeholder. Set a random value")
+    assert report.problems[0].endswith("or list FLASK_SECRET_KEY in app_secrets_allow_weak if it cannot change.")
+    assert report.problems[1].startswith("app_secrets.MAIL_PASSWORD is 7 bytes long, shorter than 16.")
+    text = " ".join(report.problems)
+    for value in secrets.values():
+        assert value not in text
+
+
+def test_check_secrets_of_nothing() -> None:
+    assert pf.check_secrets(None) == pf.SecretReport([], [], [])
+    assert pf.check_secrets({"DEBUG": "1"}) == pf.SecretReport([], [], [])
