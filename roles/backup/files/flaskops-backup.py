@@ -4,14 +4,17 @@
     flaskops-backup --config /etc/flaskops-backup/NAME.json init
     flaskops-backup --config ... run                      dump databases, back up, apply retention, ping
     flaskops-backup --config ... forget [--dry-run]       apply the retention policy (and prune)
-    flaskops-backup --config ... check [--read-data]      verify the repository
+    flaskops-backup --config ... check [--read-data]      verify the repository (and read a part of its data)
     flaskops-backup --config ... snapshots [--snapshot ID]
     flaskops-backup --config ... restore --snapshot ID    put a snapshot back in place (the app must be stopped)
+    flaskops-backup --config ... notify backup-ok|backup-fail|check-ok|check-fail   send the last outcome's ping
 
 SQLite databases are copied with SQLite's online backup API (never a file copy), checked (integrity_check, same
 tables as the source, not empty when the source was not) and backed up from a staging directory with a manifest.
 PostgreSQL databases are dumped with pg_dump. Files and directories are backed up as they are, without the live
-SQLite files. The configuration is written by the flaskops.deploy.backup role; `--repository` overrides the
+SQLite files. A check reads the next of check_read_data_parts parts of the data each time (restic check
+--read-data-subset n/N, n kept in check_state_file and advanced when the check passes), so that every pack is read
+once in N checks; --read-data reads all of it. The configuration is written by the flaskops.deploy.backup role; `--repository` overrides the
 repository (for inspection and tests). Exit codes: 0 success, 1 failure, 2 restore failed before any live file
 was touched.
 """
@@ -126,8 +129,8 @@ def sqlite_online_copy(source, destination):
         raise BackupError("copy of %s has tables %s, the source %s" % (source, sorted(after), sorted(before)))
     if sum(before.values()) > 0 and sum(after.values()) == 0:
         raise BackupError("copy of %s is empty but the source had %d rows" % (source, sum(before.values())))
+    os.chmod(tmp, st.st_mode & 0o7777)  # before the chown: a file no longer ours would need CAP_FOWNER
     os.chown(tmp, st.st_uid, st.st_gid)
-    os.chmod(tmp, st.st_mode & 0o7777)
     os.replace(tmp, destination)
     return {
         "source": source,
@@ -180,7 +183,7 @@ def pg_restore(config, database, dump):
 @contextlib.contextmanager
 def job_lock(config):
     """One job of an application at a time (a backup and a check must not overlap)."""
-    path = "/run/lock/flaskops-backup-%s.lock" % config["name"]
+    path = config.get("lock_file") or "/run/lock/flaskops-backup-%s.lock" % config["name"]
     with open(path, "w", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         yield
@@ -193,6 +196,36 @@ def ping(url, body):
         urllib.request.urlopen(url, data=body.encode()[-10000:], timeout=10).close()
     except OSError as exc:  # a monitoring outage must not fail the backup
         log("warning: ping %s failed: %s" % (url, exc))
+
+
+def report(config, kind, ok, text):
+    """The outcome of a backup or check for monitoring.
+
+    With report_dir (the role's units), the text is written there and the unit's OnSuccess=/OnFailure= unit sends
+    it (`notify`): the jobs themselves need no network. Without it, the ping is sent from here.
+    """
+    if config.get("report_dir"):
+        path = os.path.join(config["report_dir"], "last-%s.txt" % kind)
+        try:
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:  # the unit's state still tells success from failure
+            log("warning: cannot write %s: %s" % (path, exc))
+        return
+    ping(config.get("ping_url") if ok else config.get("ping_failure_url"), text)
+
+
+def cmd_notify(config, args):
+    """Send the last outcome of a job (backup-ok, backup-fail, check-ok, check-fail) to its ping URL."""
+    kind, outcome = args.event.split("-", 1)
+    url = config.get("ping_url") if outcome == "ok" else config.get("ping_failure_url")
+    text = "%s of %s %s" % (kind, config["name"], "passed" if outcome == "ok" else "failed")
+    with contextlib.suppress(OSError):
+        with open(os.path.join(config.get("report_dir", ""), "last-%s.txt" % kind), encoding="utf-8") as f:
+            text = f.read()
+    ping(url, text)
+    return 0
 
 
 def cmd_init(config, args):
@@ -266,12 +299,12 @@ def cmd_run(config, args):
             shutil.rmtree(config["staging_dir"], ignore_errors=True)
     except (BackupError, OSError, sqlite3.Error) as exc:
         log("error: backup of %s failed: %s" % (config["name"], exc))
-        ping(config.get("ping_failure_url"), "backup of %s failed: %s" % (config["name"], exc))
+        report(config, "backup", False, "backup of %s failed: %s" % (config["name"], exc))
         return 1
     summary = "backup of %s done in %.1fs: %d sqlite, %d postgresql, %d paths" % (
         config["name"], time.monotonic() - started, len(manifest["sqlite"]), len(manifest["postgresql"]), len(paths) - 1)
     log(summary)
-    ping(config.get("ping_url"), summary)
+    report(config, "backup", True, summary)
     return 0
 
 
@@ -283,22 +316,63 @@ def cmd_forget(config, args):
     return 0
 
 
+def read_check_state(path):
+    """The rotation's saved state ({"parts": N, "next": n}), or {} when there is none or it is unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def check_plan(config, state, read_all=False):
+    """What a check reads: (restic check's options, a description, the state to save when it passes, or None).
+
+    A full read (read_all, check_read_data) wins over a fixed subset (check_read_data_subset), which wins over the
+    rotation over check_read_data_parts parts: part n of N, then n + 1, back to 1 after N, so that N checks read
+    every pack (restic puts a pack in part 1 + first byte of its id mod N). A state of another N starts over at 1.
+    """
+    if read_all or config.get("check_read_data"):
+        return ["--read-data"], "all data read", None
+    if config.get("check_read_data_subset"):
+        subset = str(config["check_read_data_subset"])
+        return ["--read-data-subset", subset], "data subset %s read" % subset, None
+    parts = int(config.get("check_read_data_parts") or 0)
+    if parts <= 0:
+        return [], "structure only, no data read", None
+    part = state.get("next", 1) if state.get("parts") == parts else 1
+    if not isinstance(part, int) or not 1 <= part <= parts:
+        part = 1
+    return (["--read-data-subset", "%d/%d" % (part, parts)], "data part %d/%d read" % (part, parts),
+            {"parts": parts, "next": part % parts + 1})
+
+
+def write_check_state(path, state):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(tmp, path)
+
+
 def cmd_check(config, args):
     restic = Restic(config, args.repository)
-    extra = []
-    if args.read_data or config.get("check_read_data"):
-        extra = ["--read-data"]
-    elif config.get("check_read_data_subset"):
-        extra = ["--read-data-subset", config["check_read_data_subset"]]
+    state_file = config.get("check_state_file")
+    what = "not started"
     try:
         with job_lock(config):
+            extra, what, after = check_plan(config, read_check_state(state_file) if state_file else {}, args.read_data)
             restic("check", *extra)
-    except BackupError as exc:
-        log("error: check of %s failed: %s" % (config["name"], exc))
-        ping(config.get("ping_failure_url"), "check of %s failed: %s" % (config["name"], exc))
+            # Only a passing check moves on: a failed one (corruption or an unreachable repository) reads the same
+            # part again next time, so no part is skipped and a corruption keeps failing until it is repaired.
+            if after is not None and state_file and not args.repository:
+                write_check_state(state_file, after)
+    except (BackupError, OSError) as exc:
+        log("error: check of %s failed (%s): %s" % (config["name"], what, exc))
+        report(config, "check", False, "check of %s failed (%s): %s" % (config["name"], what, exc))
         return 1
-    log("check of %s passed%s" % (config["name"], " (all data read)" if "--read-data" in extra else ""))
-    ping(config.get("ping_url"), "check of %s passed" % config["name"])
+    log("check of %s passed (%s)" % (config["name"], what))
+    report(config, "check", True, "check of %s passed (%s)" % (config["name"], what))
     return 0
 
 
@@ -418,11 +492,13 @@ def main(argv=None):
     p.add_argument("--snapshot")
     p = sub.add_parser("restore")
     p.add_argument("--snapshot", default="latest")
+    p = sub.add_parser("notify")
+    p.add_argument("event", choices=["backup-ok", "backup-fail", "check-ok", "check-fail"])
     args = parser.parse_args(argv)
     config = load_config(args.config)
     os.umask(0o077)
     handler = {"init": cmd_init, "run": cmd_run, "forget": cmd_forget, "check": cmd_check,
-               "snapshots": cmd_snapshots, "restore": cmd_restore}[args.command]
+               "snapshots": cmd_snapshots, "restore": cmd_restore, "notify": cmd_notify}[args.command]
     try:
         return handler(config, args)
     except BackupError as exc:

@@ -115,3 +115,84 @@ def test_stage_writes_a_manifest(job, tmp_path):
     on_disk = json.loads((tmp_path / "staging" / "manifest.json").read_text())
     assert on_disk["sqlite"][0]["rows"] == {"notes": 3, "sqlite_sequence": 1} == manifest["sqlite"][0]["rows"]
     assert on_disk["sqlite"][0]["copy"].startswith(str(tmp_path / "staging" / "sqlite"))
+
+
+def test_check_reads_the_parts_in_turn_and_every_pack_within_n_checks(job):
+    config = {"check_read_data_parts": 7}
+    state, seen = {}, []
+    while len(seen) < 9:
+        extra, what, state = job.check_plan(config, state)
+        seen.append(extra[1])
+    assert seen == ["1/7", "2/7", "3/7", "4/7", "5/7", "6/7", "7/7", "1/7", "2/7"]
+    assert what == "data part 2/7 read"
+    # restic puts a pack in part 1 + (first byte of its id) mod N: N consecutive checks read every possible pack.
+    parts = {int(p.split("/")[0]) for p in seen[:7]}
+    assert all(first_byte % 7 + 1 in parts for first_byte in range(256))
+
+
+def test_check_starts_over_when_the_number_of_parts_changes_or_the_state_is_bad(job):
+    config = {"check_read_data_parts": 4}
+    assert job.check_plan(config, {"parts": 7, "next": 6})[0] == ["--read-data-subset", "1/4"]
+    assert job.check_plan(config, {"parts": 4, "next": 9})[0] == ["--read-data-subset", "1/4"]
+    assert job.check_plan(config, {"parts": 4, "next": "x"})[0] == ["--read-data-subset", "1/4"]
+    assert job.check_plan(config, {"parts": 4, "next": 4})[2] == {"parts": 4, "next": 1}
+
+
+def test_a_full_read_or_a_fixed_subset_wins_and_keeps_the_rotation(job):
+    state = {"parts": 7, "next": 3}
+    assert job.check_plan({"check_read_data_parts": 7}, state, read_all=True) == (["--read-data"], "all data read", None)
+    assert job.check_plan({"check_read_data_parts": 7, "check_read_data": True}, state)[2] is None
+    assert job.check_plan({"check_read_data_parts": 7, "check_read_data_subset": "10%"}, state)[:2] == (
+        ["--read-data-subset", "10%"], "data subset 10% read")
+    assert job.check_plan({"check_read_data_parts": 0}, state) == ([], "structure only, no data read", None)
+
+
+class FakeRestic:
+    """restic that records its calls and fails (as a corrupted part would) on an argument."""
+
+    def __init__(self, error):
+        self.calls, self.fail_on, self.error = [], None, error
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(args)
+        if self.fail_on and self.fail_on in args:
+            raise self.error("restic check failed (exit 1)")
+
+
+def test_only_a_passing_check_moves_on(job, tmp_path, monkeypatch):
+    state_file = tmp_path / "check-state.json"
+    config = {"name": "hello", "check_read_data_parts": 7, "check_state_file": str(state_file),
+              "lock_file": str(tmp_path / "lock"), "report_dir": str(tmp_path)}
+    args = type("Args", (), {"repository": None, "read_data": False})()
+    fake = FakeRestic(job.BackupError)
+    monkeypatch.setattr(job, "Restic", lambda config, repository: fake)
+    assert job.cmd_check(config, args) == 0
+    assert job.cmd_check(config, args) == 0
+    assert [call[-1] for call in fake.calls] == ["1/7", "2/7"]
+    assert json.loads(state_file.read_text()) == {"parts": 7, "next": 3}
+    assert (tmp_path / "last-check.txt").read_text() == "check of hello passed (data part 2/7 read)"
+    fake.fail_on = "3/7"
+    assert job.cmd_check(config, args) == 1
+    assert job.cmd_check(config, args) == 1
+    assert [call[-1] for call in fake.calls][2:] == ["3/7", "3/7"]
+    assert json.loads(state_file.read_text()) == {"parts": 7, "next": 3}
+    assert (tmp_path / "last-check.txt").read_text().startswith("check of hello failed (data part 3/7 read)")
+
+
+def test_notify_sends_the_last_outcome_to_its_url(job, tmp_path, monkeypatch):
+    sent = []
+    monkeypatch.setattr(job, "ping", lambda url, body: sent.append((url, body)))
+    config = {"name": "hello", "report_dir": str(tmp_path), "ping_url": "http://m/ok", "ping_failure_url": "http://m/fail"}
+    (tmp_path / "last-backup.txt").write_text("backup of hello failed: disk full")
+    notify = type("Args", (), {"event": "backup-fail"})()
+    assert job.cmd_notify(config, notify) == 0
+    notify.event = "check-ok"
+    assert job.cmd_notify(config, notify) == 0
+    assert sent == [("http://m/fail", "backup of hello failed: disk full"), ("http://m/ok", "check of hello passed")]
+
+
+def test_without_a_report_dir_the_job_pings_itself(job, monkeypatch):
+    sent = []
+    monkeypatch.setattr(job, "ping", lambda url, body: sent.append((url, body)))
+    job.report({"ping_url": "http://m/ok", "ping_failure_url": "http://m/fail"}, "check", False, "bad")
+    assert sent == [("http://m/fail", "bad")]
