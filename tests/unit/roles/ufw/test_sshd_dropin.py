@@ -47,7 +47,7 @@ def test_defaults_meet_lynis_ssh_7408():
 
 def test_each_keyword_once_and_options_replace_the_baseline():
     pairs = render({"ufw_sshd_options": {"AllowTcpForwarding": "local", "MaxSessions": 10, "AllowGroups": "sshusers"}})
-    keywords = [name.lower() for name, _ in pairs]
+    keywords = [pair[0].lower() for pair in pairs]
     assert len(keywords) == len(set(keywords)), keywords
     settings = dict(pairs)
     assert settings["AllowTcpForwarding"] == "local"
