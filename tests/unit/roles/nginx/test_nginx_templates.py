@@ -12,6 +12,7 @@ import re
 import pytest
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import render_backends
+from ansible_collections.flaskops.deploy.tests.unit.roles.nginx.conftest import ROLE
 
 TLS = {
     "nginx_tls_certificate": "/etc/letsencrypt/live/hello/fullchain.pem",
@@ -157,16 +158,44 @@ def test_newer_nginx_gets_the_http2_directive(nginx_templar):
     assert directives(https, "http2") == []
 
 
+def header_map(block):
+    """The add_header directives directly in a block (a server, without its locations, or a location)."""
+    return dict(re.findall(r'^ *add_header (\S+) "((?:[^"\\]|\\.)*)" always;', block, re.M))
+
+
+def server_headers(server):
+    """The server-level add_header directives (4 spaces deep), not those of its locations."""
+    return dict(re.findall(r'^    add_header (\S+) "((?:[^"\\]|\\.)*)" always;', server, re.M))
+
+
+def csp(value):
+    """A Content-Security-Policy as {directive: [sources]}."""
+    return {part.split()[0]: part.split()[1:] for part in (p.strip() for p in value.split(";")) if part}
+
+
+FOUR = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
+}
+
+
 def test_security_headers_and_hsts(nginx_templar):
+    """The default profile, compatible: the four headers, a policy that inline scripts and CDNs pass, HSTS."""
     dummy, https = servers(render(nginx_templar, **TLS))
-    headers = dict(re.findall(r'add_header (\S+) "([^"]*)" always;', https))
-    assert headers == {
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
-        "Strict-Transport-Security": "max-age=63072000",
-    }
+    headers = server_headers(https)
+    policy = csp(headers.pop("Content-Security-Policy"))
+    assert headers == {**FOUR, "Strict-Transport-Security": "max-age=63072000"}
+    assert policy["script-src"] == ["'self'", "'unsafe-inline'", "https:"]
+    # A nonce, a hash or 'strict-dynamic' would make browsers ignore 'unsafe-inline' (and https:): inline scripts
+    # and CDN scripts of an unchanged app must keep running.
+    assert not [s for s in policy["script-src"] if s.startswith(("'nonce-", "'sha")) or s == "'strict-dynamic'"]
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'", "https:"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["base-uri"] == ["'self'"]
+    assert not any("http:" in sources for sources in policy.values()), "no plain http: source"
     dummy, https = servers(
         render(
             nginx_templar,
@@ -179,6 +208,63 @@ def test_security_headers_and_hsts(nginx_templar):
     )
     assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains; preload" always;' in https
     assert "add_header Content-Security-Policy \"default-src 'self'\" always;" in https
+    assert https.count("add_header Content-Security-Policy") == https.count("add_header X-Frame-Options"), "one policy"
+
+
+def test_strict_profile(nginx_templar):
+    """strict: nothing from another origin, no inline script or style, no framing; the same set in every location."""
+    dummy, https = servers(render(nginx_templar, nginx_security_headers_profile="strict", nginx_media_url="/media/", **TLS))
+    headers = server_headers(https)
+    policy = csp(headers.pop("Content-Security-Policy"))
+    assert headers == {
+        **FOUR,
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Strict-Transport-Security": "max-age=63072000",
+    }
+    assert policy["default-src"] == ["'none'"]
+    for directive in ("script-src", "style-src", "connect-src", "font-src", "form-action"):
+        assert policy[directive] == ["'self'"], directive
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["frame-ancestors"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+    assert "object-src" not in policy, "falls back to default-src 'none'"
+    for path in ("/static/", "/media/"):
+        assert header_map(location(https, path)) == server_headers(https), path
+
+
+def test_custom_profile_sends_only_the_variables(nginx_templar):
+    """custom: what nginx_security_headers and nginx_content_security_policy say, as before the profiles."""
+    dummy, https = servers(render(nginx_templar, nginx_security_headers_profile="custom", **TLS))
+    assert server_headers(https) == {**FOUR, "Strict-Transport-Security": "max-age=63072000"}
+    (http,) = servers(render(nginx_templar, nginx_security_headers_profile="custom", nginx_security_headers={}))
+    assert server_headers(http) == {}
+    (http,) = servers(render(nginx_templar, nginx_security_headers_profile="custom",
+                             nginx_security_headers={"X-Frame-Options": "SAMEORIGIN"},
+                             nginx_content_security_policy="frame-ancestors 'self'"))
+    assert server_headers(http) == {"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "frame-ancestors 'self'"}
+
+
+@pytest.mark.parametrize("profile", ["strict", "compatible", "custom"])
+def test_the_variables_override_each_profile(nginx_templar, profile):
+    (http,) = servers(render(
+        nginx_templar,
+        nginx_security_headers_profile=profile,
+        nginx_content_security_policy="default-src 'self'; frame-ancestors 'self'",
+        nginx_security_headers={"X-Frame-Options": "SAMEORIGIN", "Permissions-Policy": "", "X-Quoted": 'a "b"'},
+    ))
+    headers = server_headers(http)
+    assert headers["Content-Security-Policy"] == "default-src 'self'; frame-ancestors 'self'"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "Permissions-Policy" not in headers, "an empty value drops the profile's header"
+    assert headers["X-Quoted"] == 'a \\"b\\"', "quotes are escaped for nginx"
+    assert ("X-Content-Type-Options" in headers) is (profile != "custom"), "the profile's other headers stay"
+    assert "Strict-Transport-Security" not in headers, "no HSTS over plain HTTP"
+
+
+def test_the_profile_is_checked(nginx_templar):
+    validate = (ROLE / "tasks" / "validate.yml").read_text(encoding="utf-8")
+    assert "nginx_security_headers_profile in ['strict', 'compatible', 'custom']" in validate
+    assert set(nginx_templar().expr("__nginx_security_header_profiles")) == {"strict", "compatible", "custom"}
 
 
 def test_locations_with_their_own_headers_repeat_all_of_them(nginx_templar):
@@ -202,15 +288,90 @@ def test_rate_limited_locations(nginx_templar):
         ],
         **TLS,
     )
-    assert "limit_req_zone $binary_remote_addr zone=hello_login:10m rate=5r/s;" in text
-    assert "limit_req_zone $http_x_api_key zone=hello_api:1m rate=30r/m;" in text
+    assert "limit_req_zone $hello_limit_req_client zone=hello_limit_login:10m rate=5r/s;" in text
+    assert "limit_req_zone $hello_limit_req_key_api zone=hello_limit_api:1m rate=30r/m;" in text
+    api_key = re.search(r"map \$hello_limit_req_exempt \$hello_limit_req_key_api \{(.*?)\}", text, re.S).group(1)
+    assert directives(api_key, "1") == ['""'] and directives(api_key, "default") == ["$http_x_api_key"]
     dummy, https = servers(text)
     login = location(https, "/login")
-    assert directives(login, "limit_req") == ["zone=hello_login burst=10 nodelay"]
-    assert directives(login, "limit_req_status") == ["429"]
+    assert sorted(directives(login, "limit_req")) == ["zone=hello_limit_default burst=200 nodelay", "zone=hello_limit_login burst=10 nodelay"]
+    assert directives(https, "limit_req_status") == ["429"], "once, at server level"
     assert directives(login, "proxy_pass") == ["http://hello_app"]
     assert "location ^~ /api/ {" in https
-    assert directives(location(https, "/api/"), "limit_req") == ["zone=hello_api"]
+    assert sorted(directives(location(https, "/api/"), "limit_req")) == ["zone=hello_limit_api", "zone=hello_limit_default burst=200 nodelay"]
+
+
+def test_zones_keyed_by_the_allow_list_have_new_names(nginx_templar):
+    """nginx refuses a reload (and keeps the old configuration) when an existing zone gets another key: the zones of
+    hosts converged before the allow-list (hello_login keyed by $binary_remote_addr) must not keep their names."""
+    text = render(nginx_templar)
+    names = re.findall(r"^limit_req_zone \S+ zone=([^:]+):", text, re.M)
+    assert names == ["hello_limit_default", "hello_limit_login"]
+    assert "zone=hello_login:" not in text
+
+
+def test_every_proxied_location_has_the_default_limit(nginx_templar):
+    text = render(nginx_templar, nginx_media_url="/media/", **TLS)
+    assert "limit_req_zone $hello_limit_req_client zone=hello_limit_default:10m rate=20r/s;" in text
+    http, https = servers(text)
+    assert directives(location(https, "/"), "limit_req") == ["zone=hello_limit_default burst=200 nodelay"]
+    assert directives(https, "limit_req_status") == ["429"]
+    for path in ("/static/", "/media/"):
+        assert directives(location(https, path), "limit_req") == [], f"{path}: files nginx serves itself"
+    assert "limit_req" not in http, "port 80 only redirects"
+    (http,) = servers(render(nginx_templar, nginx_limit_req_default_rate="600r/m", nginx_limit_req_default_burst=50))
+    assert directives(location(http, "/"), "limit_req") == ["zone=hello_limit_default burst=50 nodelay"]
+    assert "zone=hello_limit_default:10m rate=600r/m;" in render(nginx_templar, nginx_limit_req_default_rate="600r/m")
+    # A load balancer limits the clients too.
+    dummy, lb = servers(render(nginx_templar, nginx_lb_backends=["web1", "web2"], **FLEET, **TLS))
+    assert directives(location(lb, "/"), "limit_req") == ["zone=hello_limit_default burst=200 nodelay"]
+
+
+def test_the_default_limit_can_be_switched_off(nginx_templar):
+    text = render(nginx_templar, nginx_limit_req_default=False,
+                  nginx_limit_req_locations=[{"path": "/login", "zone": "login", "burst": 10}])
+    assert "zone=hello_limit_default" not in text
+    (http,) = servers(text)
+    assert directives(location(http, "/"), "limit_req") == []
+    assert directives(location(http, "/login"), "limit_req") == ["zone=hello_limit_login burst=10 nodelay"]
+
+
+def exempt(text):
+    geo = re.search(r"geo \$hello_limit_req_exempt \{(.*?)\}", text, re.S).group(1)
+    assert directives(geo, "default") == ["0"]
+    client = re.search(r"map \$hello_limit_req_exempt \$hello_limit_req_client \{(.*?)\}", text, re.S).group(1)
+    assert directives(client, "1") == ['""'], "an exempt address has an empty key, which no zone counts"
+    assert directives(client, "default") == ["$binary_remote_addr"]
+    return [line.split()[0] for line in geo.strip().splitlines() if line.split()[0] != "default"]
+
+
+HOST_FACTS = {"ansible_facts": {"all_ipv4_addresses": ["172.17.0.2"], "all_ipv6_addresses": ["fe80::42:acff:fe11:2"]}}
+
+
+def test_the_host_itself_and_the_allow_list_are_never_limited(nginx_templar):
+    assert exempt(render(nginx_templar, **HOST_FACTS)) == ["127.0.0.0/8", "::1", "172.17.0.2", "fe80::42:acff:fe11:2"]
+    assert exempt(render(nginx_templar, nginx_limit_req_allow=["198.51.100.0/24", "127.0.0.0/8"], **HOST_FACTS)) == [
+        "127.0.0.0/8", "::1", "172.17.0.2", "fe80::42:acff:fe11:2", "198.51.100.0/24"]
+    assert exempt(render(nginx_templar, nginx_limit_req_allow_local=False, **HOST_FACTS)) == []
+    assert exempt(render(nginx_templar, nginx_limit_req_allow_local=False, nginx_limit_req_allow=["203.0.113.9"])) == ["203.0.113.9"]
+
+
+def test_behind_a_load_balancer_the_client_address_is_limited(nginx_templar):
+    """realip gives the client's address to the limit; the load balancer's own requests (health checks) pass."""
+    text = render(nginx_templar, **FLEET)
+    assert exempt(text) == ["127.0.0.0/8", "::1", "10.0.0.2"]
+    (http,) = servers(text)
+    assert directives(http, "set_real_ip_from") == ["10.0.0.2"] and directives(http, "real_ip_recursive") == ["on"]
+    # The limit's key is the address realip sets ($binary_remote_addr), not the proxy's ($realip_remote_addr).
+    assert "$realip_remote_addr" not in re.search(r"geo \$hello_limit_req_exempt", text).group(0)
+    assert directives(location(http, "/"), "limit_req") == ["zone=hello_limit_default burst=200 nodelay"]
+
+
+def test_rate_limit_inputs_are_checked(nginx_templar):
+    validate = (ROLE / "tasks" / "validate.yml").read_text(encoding="utf-8")
+    assert "item.name != __nginx_limit_req_default_zone" in validate
+    assert "nginx_limit_req_default_rate is match('^[0-9]+r/[sm]$')" in validate
+    assert nginx_templar().expr("__nginx_limit_req_default_zone") == "default"
 
 
 def test_limits_follow_the_app_and_its_server(nginx_templar):
@@ -312,7 +473,7 @@ def test_a_load_balancer_retries_elsewhere_and_serves_no_local_files(nginx_templ
     assert directives(root, "proxy_set_header X-Forwarded-Proto") == ["$scheme"]
     assert "alias" not in text
     # A load balancer trusts no proxy in front of itself (its own address is in group lb).
-    assert "set_real_ip_from" not in text and "geo " not in text
+    assert "set_real_ip_from" not in text and "geo $realip_remote_addr" not in text
 
 
 def test_a_web_host_trusts_forwarded_headers_from_its_load_balancers_only(nginx_templar):
