@@ -41,13 +41,13 @@ options:
   status:
     description:
       - The result of M(flaskops.deploy.release) with O(flaskops.deploy.release#module:action=status), read at the end of
-        the run: its C(state) gives the live slot and its release.
+        the run. Its C(state) gives the live slot and its release.
     type: dict
     required: true
   plan:
     description:
-      - The RV(flaskops.deploy.release#module:plan) made during the run; whether the run put (in check mode, would put) a
-        release live, and why. Empty when the run made none.
+      - The RV(flaskops.deploy.release#module:plan) made during the run, which says whether the run put (in check mode,
+        would put) a release live, and why. Empty when the run made none.
     type: dict
     default: {}
   flip:
