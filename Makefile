@@ -23,7 +23,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest
+.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -211,6 +211,9 @@ demo-clean: ## remove the demo container
 # exactly as written, in a shell without the variables above, under a load through nginx that must lose no request.
 newcomer: venv collection hosts ## the newcomer path: make demo twice, the README's day-2 commands under load (replaces the demo container)
 	tests/newcomer.sh
+
+runner-venv: ## ansible-runner (what AWX runs jobs with) from PyPI in its own venv, .cache/runner-venv (make newcomer uses it)
+	scripts/runner-venv.sh
 
 bench: venv collection hosts ## run the benchmarks under bench/ (writes bench/results/*.json)
 	scripts/test-hosts.sh image-ssh debian12

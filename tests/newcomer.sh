@@ -6,7 +6,10 @@
 #      <!-- newcomer:end -->), exactly as written and in order, each in a shell like a user's (no ANSIBLE_* or make
 #      variables, no venv on PATH); each must exit 0. Meanwhile a bounded load runs inside the demo container against
 #      nginx over TLS and counts failed requests: there must be none.
-#   4. make demo-clean
+#   4. the output of site.yml (both make demo runs) and of each day-2 playbook ends with the run summary and, but in
+#      check mode, has no warning; then an AWX-style job (tests/runner/awx-job.sh: ansible-runner from PyPI runs
+#      deploy.yml) must leave the run summary in its artifacts (set_stats), still under the load
+#   5. make demo-clean
 # It prints the duration of each step and a closing line "newcomer: N passed, M failed"; exit code 1 when M > 0.
 # Logs: .cache/newcomer/<step>.log. NEWCOMER_KEEP=1 leaves the demo hosts up at the end (to look at a failure).
 # It removes the demo container (yours too, if one is running) before it starts.
@@ -59,6 +62,18 @@ run_step() {
     tail -30 "$log"
   fi
   return $rc
+}
+
+# check_output <label> <log> <tests/run_output.py options>: check a playbook's output; record it.
+check_output() {
+  local label=$1 log=$2 out
+  shift 2
+  if out=$(python3 tests/run_output.py "$log" "$@" 2>&1); then
+    record passed "$label" 0
+  else
+    record FAILED "$label" 0 "see $log"
+    printf '%s\n' "$out" | tail -30
+  fi
 }
 
 # The changed count of the last play recap in a log (site.yml is the last playbook scripts/demo.sh runs).
@@ -117,6 +132,37 @@ else
     label=$(sed -E 's#^\.venv/bin/##; s#-i inventories/demo ##; s#playbooks/##' <<<"$line")
     run_step "$label" "$logs/$(printf '%02d' $((i + 2)))-day2.log" "$line" || true
   done
+
+  # Each playbook's output ends with its run summary, and no run warns (the demo inventory is single-tier: no
+  # "Could not match supplied host pattern" for a load balancer group it does not have). A check-mode run may warn
+  # about what only a real run can read (a release not unpacked yet).
+  check_output "make demo: site.yml ends with its summary, no warning" "$logs/01-demo.log" \
+    --summary "(site): release " --summary "went live in slot" --summary "health:   healthy" --no-warnings
+  check_output "make demo again: site.yml's summary, unchanged, no warning" "$logs/02-demo-again.log" \
+    --summary "(site): release " --summary "unchanged by this run" --summary "health:   healthy" --no-warnings
+  i=0
+  for line in "${commands[@]}"; do
+    i=$((i + 1))
+    playbook=$(grep -oE 'playbooks/[a-z]+\.yml' <<<"$line" | head -1)
+    case "$playbook" in playbooks/site.yml|playbooks/deploy.yml|playbooks/restart.yml|playbooks/rollback.yml|playbooks/validate.yml) ;; *) continue ;; esac
+    expect=(--summary "($(basename "$playbook" .yml)): " --summary "health:   healthy")
+    release=$(grep -oE 'app_release_id=[^ ]+' <<<"$line" | cut -d= -f2 || true)
+    if grep -q -- '--check' <<<"$line"; then
+      expect+=(--summary "check mode: release ${release:-}")
+    else
+      expect+=(--no-warnings)
+      [ -n "$release" ] && expect+=(--summary "release $release ")
+      if [ "$playbook" = playbooks/validate.yml ]; then expect+=(--summary "unchanged by this run")
+      else expect+=(--summary "went live in slot" --summary "took:     build "); fi
+    fi
+    check_output "$(basename "$playbook") ${release:+($release) }ends with its summary" \
+      "$logs/$(printf '%02d' $((i + 2)))-day2.log" "${expect[@]}"
+  done
+
+  # An AWX-style job: ansible-runner (its own venv, from PyPI) runs deploy.yml; the job's artifacts must hold the run
+  # summary that set_stats gave (artifact_data.flaskops_summary), as an AWX workflow reads it.
+  run_step "AWX-style job (ansible-runner): deploy.yml, set_stats summary in its artifacts" "$logs/90-awx-job.log" \
+    "tests/runner/awx-job.sh deploy '{\"app_release_id\": \"demo-awx\"}' demo-awx" || true
 
   ended_early=false
   if docker exec "$name" test -e "$load_out"; then ended_early=true; fi

@@ -368,6 +368,11 @@ facts:
     secret_key_length: 64
     secret_key_entropy: 3.89
     session_cookie_secure: true
+duration:
+  description: The seconds the check took (importing the application included).
+  returned: when the check ran
+  type: float
+  sample: 0.82
 msg:
   description: The findings at or above O(fail_on), one after another.
   returned: failure
@@ -377,6 +382,7 @@ msg:
 
 import inspect
 import os
+import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -506,6 +512,7 @@ def main() -> t.NoReturn:
     # The invocation returned below hides config and environment as a whole.
     module.no_log_values = maskable(module.no_log_values, MIN_MASKED_LENGTH)
     params = module.params
+    started = time.monotonic()
 
     if params["rules"] is not None and not params["rules"]:
         module.fail_json(msg="rules must name at least one rule; leave it unset to run all rules")
@@ -545,6 +552,7 @@ def main() -> t.NoReturn:
         "facts": {} if import_failed else facts,
         "proxy_fix": None if import_failed else facts.get("proxy_fix"),
         "invocation": _invocation(module),
+        "duration": round(time.monotonic() - started, 3),
     }
     if blocking:
         plural = "" if len(blocking) == 1 else "s"

@@ -1,0 +1,54 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.run_summary: runs on the controller only (the documentation is in plugins/modules)."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _summary
+
+STATS_KEY = "flaskops_summary"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _requires_connection = False
+
+    ARGUMENT_SPEC = dict(
+        operation=dict(type="str", required=True),
+        app_name=dict(type="str", required=True),
+        status=dict(type="dict", required=True),
+        plan=dict(type="dict", default={}),
+        flip=dict(type="dict", default={}),
+        builds=dict(type="list", elements="raw", default=[]),
+        config=dict(type="dict", default={}),
+        health=dict(type="dict", default={}),
+        url=dict(type="str", default=""),
+        version_field=dict(type="str", default="version"),
+    )
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname", "")
+        summary = _summary.summarise(
+            host=host,
+            operation=args["operation"],
+            app_name=args["app_name"],
+            status=args["status"],
+            plan=args["plan"],
+            flip=args["flip"],
+            builds=args["builds"],
+            config=args["config"],
+            health=args["health"],
+            url=args["url"],
+            check_mode=bool(self._task.check_mode),
+            version_field=args["version_field"],
+        )
+        result.update(changed=False, summary=summary, lines=_summary.lines(summary), stats={STATS_KEY: {host: summary}})
+        return result

@@ -1,0 +1,104 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""flaskops.deploy.run_summary through ansible-playbook on the controller, as roles/app/tasks/summary.yml calls it:
+the summary's lines are the output of the play's last task in the default callback, set_stats carries the same data
+(flaskops_summary keyed by host) and check mode reports what would go live."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RESULTS = {
+    "status": {"state": {"live": "green", "recorded": {"slots": {"green": {"release": "2.0.0"}}}}},
+    "plan": {"flip": True, "reason": "a new release", "live": "blue", "next": "green"},
+    "flip": {"changed": True, "slot": "green", "old_slot": "blue", "release": "2.0.0",
+             "steps": [{"step": "slot check", "seconds": 0.6}, {"step": "switch", "seconds": 0.2},
+                       {"step": "proxy check", "seconds": 0.5}, {"step": "drain and stop", "seconds": 1.0}]},
+    "venv": {"changed": True, "duration": 3.0},
+    "health": {"healthy": True, "status": 200, "attempts": 2, "json": {"version": "2.0.0", "token": "s3cret-token"}},
+}
+PLAYBOOK = [{
+    "name": "Summarise",
+    "hosts": "localhost",
+    "gather_facts": False,
+    "vars_files": ["results.yml"],
+    "tasks": [
+        {"name": "Assemble the summary of this host",
+         "flaskops.deploy.run_summary": {"operation": "deploy", "app_name": "hello", "status": "{{ status }}",
+                                         "plan": "{{ plan }}", "flip": "{{ flip }}", "builds": ["{{ venv }}"],
+                                         "health": "{{ health }}", "url": "https://u:pw@hello.example.org/"},
+         "register": "summary"},
+        {"name": "Pass the summary on", "ansible.builtin.set_stats": {"data": "{{ summary.stats }}", "per_host": False,
+                                                                      "aggregate": True}},
+        {"name": "Summary", "ansible.builtin.debug": {"msg": "{{ summary.lines }}"}},
+    ],
+}]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("summary")
+    namespace = root / "collections" / "ansible_collections" / "flaskops"
+    namespace.mkdir(parents=True)
+    os.symlink(ROOT, namespace / "deploy")
+    (root / "results.yml").write_text(yaml.safe_dump(RESULTS))
+    (root / "summary.yml").write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
+
+    def _run(*args: str) -> str:
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_SHOW_CUSTOM_STATS="1",
+                   ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+                   PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        result = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "summary.yml", *args], cwd=root,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+                                check=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+        return result.stdout
+
+    return _run
+
+
+def last_task(output: str) -> tuple[str, str]:
+    """The name and the output of the last task before the recap."""
+    body = output.split("PLAY RECAP")[0]
+    name, text = re.findall(r"TASK \[([^\]]+)\] \**\n(.*?)(?=\nTASK \[|\Z)", body, re.S)[-1]
+    return name, text
+
+
+def custom_stats(output: str) -> dict:
+    match = re.search(r"CUSTOM STATS: \**\n\s*RUN: (\{.*\})", output)
+    assert match, output[-2000:]
+    return json.loads(match.group(1))
+
+
+def test_the_last_task_prints_the_summary_and_set_stats_carries_it(run) -> None:
+    output = run()
+    name, text = last_task(output)
+    assert name == "Summary"
+    lines = json.loads(text.split("=>", 1)[1])["msg"]
+    assert lines[0] == "hello on localhost (deploy): release 2.0.0 went live in slot green (a new release)"
+    assert "url:      https://hello.example.org/" in lines
+    assert "version:  2.0.0" in lines
+    assert lines[-1] == "took:     build 3.00 s, gates 1.10 s (slot 0.60, proxy 0.50), switch 0.20 s, drain 1.00 s"
+    stats = custom_stats(output)
+    assert stats["flaskops_summary"]["localhost"]["release"] == "2.0.0"
+    assert stats["flaskops_summary"]["localhost"]["durations"]["build"] == 3.0
+    assert "s3cret" not in output and "pw@" not in output
+
+
+def test_check_mode(run) -> None:
+    name, text = last_task(run("--check"))
+    lines = json.loads(text.split("=>", 1)[1])["msg"]
+    assert lines[0] == "hello on localhost (deploy): check mode: release 2.0.0 would go live in slot green (a new release)"
+    assert lines[-1] == "took:     none in check mode"
