@@ -115,14 +115,25 @@ class ActionModule(ActionBase):
         unknown = preflight.unknown_names(sources, scope, declared)
         messages = [preflight.unknown_message(name, sources[name], scope, declared) for name in unknown]
 
+        absent = preflight.missing_required(
+            {role: specs[role] for role in roles}, task_vars.get("flaskops_preflight_entry_points"), task_vars)
+
         result.update(
             changed=False,
+            missing_required=absent,
             unknown=unknown,
             roles=scope.roles,
             included_roles=sorted(scope.included),
             argument_specs={role: specs[role].get("argument_specs", {}) for role in roles},
         )
-        if messages and fail_on_unknown:
+        if absent:
+            # Only what names the problem: the specs would bury the message in the failed task's output.
+            for name in ("argument_specs", "roles", "included_roles"):
+                result.pop(name, None)
+            result.update(failed=True, msg=preflight.missing_required_message(absent))
+            if messages:
+                result["warnings"] = messages
+        elif messages and fail_on_unknown:
             result.update(failed=True, msg="Unknown variables (fail_on_unknown): " + " | ".join(messages))
         elif messages:
             result["warnings"] = messages

@@ -80,6 +80,36 @@ def declared_names(argument_specs: t.Mapping[str, t.Any] | None) -> set[str]:
     return names
 
 
+def missing_required(
+    argument_specs: t.Mapping[str, t.Mapping[str, t.Any] | None],
+    entry_points: t.Mapping[str, str] | None,
+    defined: t.Container[str],
+) -> dict[str, list[str]]:
+    """The required top-level options (no default) of each role's entry point that are not defined at all.
+
+    ``argument_specs`` maps a role to its parsed ``meta/argument_specs.yml``, ``entry_points`` a role to the entry
+    point the play runs (``main`` otherwise), ``defined`` holds the names the host's variables define. Returns each
+    missing name with the roles that require it, so the preflight names it before a role's defaults that derive from it
+    (``app_user: "{{ app_name }}"``) fail to template with a message about something else.
+    """
+    missing: dict[str, list[str]] = {}
+    for role, spec in argument_specs.items():
+        entry = (entry_points or {}).get(role, "main")
+        options = ((((spec or {}).get("argument_specs") or {}).get(entry) or {}).get("options")) or {}
+        for name, option in options.items():
+            option = option or {}
+            if option.get("required") and "default" not in option and name not in defined:
+                missing.setdefault(name, []).append(role)
+    return dict(sorted(missing.items()))
+
+
+def missing_required_message(missing: t.Mapping[str, t.Sequence[str]]) -> str:
+    """One line naming every missing required variable and the roles that need it."""
+    names = ", ".join(missing)
+    needs = "; ".join("%s (roles: %s)" % (name, ", ".join(roles)) for name, roles in missing.items())
+    return "missing required arguments: %s. Set them in the inventory or as extra vars: %s" % (names, needs)
+
+
 def role_of(name: str, prefixes: t.Mapping[str, str] | None = None) -> str | None:
     """The role whose prefix ``name`` starts with (the longest prefix wins), or None."""
     prefixes = ROLE_PREFIXES if prefixes is None else prefixes

@@ -25,6 +25,9 @@ description:
   - Each report is one warning line that names the variable, where it was set, the roles looked in, and the closest
     declared name when there is one (or the role that sets it itself, or the role it belongs to).
   - Also returns the argument specs of O(roles), so that the preflight validates them without looking for files.
+  - "Fails when a required option without a default of a role's entry point (C(main), or the one
+    C(flaskops_preflight_entry_points) names for the role) is not defined for the host at all, naming it
+    (C(missing required arguments: app_name)), before any role default derived from it fails to template."
 author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
@@ -76,19 +79,24 @@ unknown:
   sample: [app_sercrets, systemd_units]
 roles:
   description: The roles looked in, from O(roles).
-  returned: always
+  returned: unless a required variable is missing
   type: list
   elements: str
   sample: [app, gunicorn]
 included_roles:
   description: Roles included by O(roles) whose inputs were looked in too.
-  returned: always
+  returned: unless a required variable is missing
   type: list
   elements: str
   sample: [python_venv, systemd]
+missing_required:
+  description: Required variables without a default that the host does not define, each with the roles needing it.
+  returned: always
+  type: dict
+  sample: {"app_name": ["app", "gunicorn"]}
 argument_specs:
   description: The C(argument_specs) of each role of O(roles), by role, as in its C(meta/argument_specs.yml).
-  returned: always
+  returned: unless a required variable is missing
   type: dict
   sample: {"backup": {"main": {"options": {"backup_repository": {"type": "str", "required": true}}}}}
 msg:

@@ -235,12 +235,14 @@ def test_a_weak_secret_may_be_allowed_by_name(run) -> None:
 
 @pytest.mark.parametrize("roles", [SITE_ROLES, ["app"], ["backup"]])
 def test_a_missing_app_name_fails_naming_it(run, roles) -> None:
-    """No role defaults app_name, so the argument spec's required check names it (site.yml: certbot and nginx first)."""
+    """No role defaults app_name: the preflight's first task names it, before a default derived from it
+    (app_user, nginx_upstream) fails to template with "'app_name' is undefined"."""
     result = run(roles=roles, host_vars={"app_name": None})
     assert result.returncode != 0
     assert "missing required arguments: app_name" in result.stdout, result.stdout[-3000:]
-    assert "Validate the argument specs of the roles in this play" in result.stdout
-    assert "certbot_cert_name" not in result.stdout
+    assert "Check the role variables (required ones defined" in result.stdout
+    assert "is undefined" not in result.stdout
+    assert "certbot_cert_name" not in result.stdout, result.stdout[-3000:]
     assert "preflight passed" not in result.stdout
 
 

@@ -465,3 +465,36 @@ def test_check_secrets_names_the_variable_and_never_the_value() -> None:
 def test_check_secrets_of_nothing() -> None:
     assert pf.check_secrets(None) == pf.SecretReport([], [], [])
     assert pf.check_secrets({"DEBUG": "1"}) == pf.SecretReport([], [], [])
+
+
+# ------------------------------------------------------------------------------------------- missing required variables
+
+REQUIRED_SPECS = {
+    "app": {"argument_specs": {
+        "main": {"options": {"app_name": {"type": "str", "required": True}, "app_env": {"type": "dict"}}},
+        "restart": {"options": {"app_name": {"type": "str", "required": True},
+                                "app_restart_mode": {"type": "str", "required": True, "default": "reload"}}},
+    }},
+    "backup": {"argument_specs": {"main": {"options": {"backup_password": {"type": "str", "required": True}}}}},
+    "nginx": None,
+}
+
+
+def test_missing_required_names_each_absent_variable_with_the_roles_needing_it() -> None:
+    assert pf.missing_required(REQUIRED_SPECS, None, {"app_env"}) == {"app_name": ["app"], "backup_password": ["backup"]}
+
+
+def test_missing_required_is_empty_when_defined_even_as_none_and_ignores_options_with_a_default() -> None:
+    assert pf.missing_required(REQUIRED_SPECS, {"app": "restart"}, {"app_name", "backup_password"}) == {}
+
+
+def test_missing_required_reads_the_entry_point_of_the_play() -> None:
+    specs = {"app": {"argument_specs": {"main": {"options": {}}, "deploy": {"options": {"app_name": {"required": True}}}}}}
+    assert pf.missing_required(specs, None, set()) == {}
+    assert pf.missing_required(specs, {"app": "deploy"}, set()) == {"app_name": ["app"]}
+
+
+def test_missing_required_message_keeps_ansibles_words_and_names_the_roles() -> None:
+    message = pf.missing_required_message({"app_name": ["app", "gunicorn"]})
+    assert message.startswith("missing required arguments: app_name.")
+    assert "app_name (roles: app, gunicorn)" in message
