@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: preflight_secrets
 short_description: Refuse weak application secrets on the controller, before anything changes on a host
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host. The app role's
     C(tasks/validate.yml) runs it in the playbooks' preflight, so a weak secret stops a run before its first change.
