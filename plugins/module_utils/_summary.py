@@ -230,9 +230,9 @@ def lines(summary: t.Mapping[str, t.Any]) -> list[str]:
         timings = "none in check mode"
     else:
         gates = ", ".join(f"{name} {value:.2f}" for name, value in summary["gates"].items())
-        timings = (f"build {_secs(durations['build'])}, gates {_secs(durations['gates'])}"
-                   + (f" ({gates})" if gates else "")
-                   + f", switch {_secs(durations['switch'])}, drain {_secs(durations['drain'])}")
+        gates_detail = f" ({gates})" if gates else ""
+        timings = (f"build {_secs(durations['build'])}, gates {_secs(durations['gates'])}{gates_detail}, "
+                   f"switch {_secs(durations['switch'])}, drain {_secs(durations['drain'])}")
     return [
         f"{summary['app']} on {summary['host']} ({summary['operation']}): {head}",
         f"release:  {release}" + (", built in this run" if summary["built"] else ""),
