@@ -1,0 +1,115 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.role_state: the fingerprint on the controller, the comparison on the host.
+
+The documentation is in plugins/modules/role_state.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _role_state as rs
+from ansible_collections.flaskops.deploy.plugins.module_utils._tree_hash import tree_hash
+
+# The role's own files whose change makes its next run a full one.
+CONTENT_DIRS = ("defaults", "files", "handlers", "meta", "tasks", "templates", "vars")
+EXCLUDE = ("__pycache__", "*.pyc", ".*")
+# plugins/action/role_state.py -> the collection's root
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UNDEFINED = "<undefined>"
+
+_CACHE = {}
+
+
+def _yaml(path):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def collection_version(root=COLLECTION_ROOT):
+    """The version of the installed collection (MANIFEST.json) or of a checkout (galaxy.yml)."""
+    key = ("version", root)
+    if key not in _CACHE:
+        version = "unknown"
+        for name in ("MANIFEST.json", "galaxy.yml"):
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                data = _yaml(path) or {}
+                version = str(data.get("collection_info", data).get("version", "unknown"))
+                break
+        _CACHE[key] = version
+    return _CACHE[key]
+
+
+def role_content(role_path):
+    """One hash of the role's own files (paths, executable bits, contents)."""
+    key = ("content", role_path)
+    if key not in _CACHE:
+        parts = [(d, tree_hash(os.path.join(role_path, d), EXCLUDE))
+                 for d in CONTENT_DIRS if os.path.isdir(os.path.join(role_path, d))]
+        _CACHE[key] = rs.digest(parts, length=64)
+    return _CACHE[key]
+
+
+def declared(role_path, entry_point):
+    """Names of the options the role's argument spec declares for an entry point."""
+    key = ("spec", role_path, entry_point)
+    if key not in _CACHE:
+        path = os.path.join(role_path, "meta", "argument_specs.yml")
+        try:
+            specs = (_yaml(path) or {}).get("argument_specs", {})
+        except (OSError, yaml.YAMLError) as exc:
+            raise AnsibleActionFail("role_state: cannot read %s: %s" % (path, to_native(exc)))
+        if entry_point not in specs:
+            raise AnsibleActionFail("role_state: %s declares no entry point %r" % (path, entry_point))
+        _CACHE[key] = sorted((specs[entry_point] or {}).get("options", {}) or {})
+    return _CACHE[key]
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def _role_path(self, task_vars):
+        role = getattr(self._task, "_role", None)
+        path = getattr(role, "_role_path", None) or task_vars.get("role_path")
+        if not path or not os.path.isdir(path):
+            raise AnsibleActionFail("role_state: runs inside a role (no role path for this task)")
+        return path
+
+    def _value(self, name, task_vars):
+        if name not in task_vars:
+            return UNDEFINED
+        try:
+            return self._templar.template(task_vars[name])
+        except AnsibleError:
+            return UNDEFINED
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        state = args.get("state", "query")
+        if state == "commit":
+            if not args.get("role"):
+                args["role"] = os.path.basename(self._role_path(task_vars)).split(".")[-1]
+        else:
+            role_path = self._role_path(task_vars)
+            args.setdefault("role", os.path.basename(role_path).split(".")[-1])
+            exclude = set(args.get("exclude") or [])
+            names = [n for n in declared(role_path, args.get("entry_point") or "main") if n not in exclude]
+            inputs = {name: self._value(name, task_vars) for name in names}
+            args["fingerprint"] = rs.fingerprint(inputs, role_content(role_path), collection_version(),
+                                                 args.get("facts") or {})
+        result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=args,
+                                           task_vars=task_vars))
+        return result
