@@ -15,6 +15,7 @@ import yaml
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _role_state as rs
@@ -106,10 +107,22 @@ class ActionModule(ActionBase):
             role_path = self._role_path(task_vars)
             args.setdefault("role", os.path.basename(role_path).split(".")[-1])
             exclude = set(args.get("exclude") or [])
-            names = [n for n in declared(role_path, args.get("entry_point") or "main") if n not in exclude]
-            inputs = {name: self._value(name, task_vars) for name in names}
-            args["fingerprint"] = rs.fingerprint(inputs, role_content(role_path), collection_version(),
-                                                 args.get("facts") or {})
+            names = set(declared(role_path, args.get("entry_point") or "main"))
+            content = [role_content(role_path)]
+            # Roles this one includes: their declared inputs (main) and their files count as this role's.
+            for other in args.get("roles") or []:
+                other_path = os.path.join(os.path.dirname(role_path), other)
+                if not os.path.isdir(other_path):
+                    raise AnsibleActionFail("role_state: no role %r next to %s" % (other, role_path))
+                names.update(declared(other_path, "main"))
+                content.append(role_content(other_path))
+            inputs = {name: self._value(name, task_vars) for name in sorted(names - exclude)}
+            # One switch for every role of a play: flaskops_full_converge (a playbook or extra variable).
+            full = self._value("flaskops_full_converge", task_vars)
+            args["force"] = boolean(args.get("force") or False, strict=False) or (
+                full not in (UNDEFINED, None, "") and boolean(full, strict=False))
+            args["fingerprint"] = rs.fingerprint(inputs, rs.digest(content, length=64) if len(content) > 1
+                                                 else content[0], collection_version(), args.get("facts") or {})
         result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=args,
                                            task_vars=task_vars))
         return result

@@ -150,7 +150,7 @@ def reasons(stamp_text, wanted, observed=None, force=False):
     ``stamp_text`` is the stamp file's text (None when there is none); ``observed`` what the host shows for the
     stamp's files, units and packages (see host_reasons).
     """
-    found = ["forced (flaskops_full_converge)"] if force else []
+    found = ["forced (flaskops_full_converge, or the role's own rule)"] if force else []
     if stamp_text is None:
         return found + ["no stamp (first run, or the last full run did not finish)"]
     try:

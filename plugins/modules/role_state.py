@@ -27,7 +27,8 @@ description:
     RV(changed) then, so that the role notifies its handler that commits it (O(state=commit)) once the role's
     other handlers (a reload) have run. A run that fails before its handlers leaves no stamp, and the next run is
     a full one.
-  - O(state=commit) renames the pending stamps of O(role) into place.
+  - O(state=commit) renames the pending stamps of O(role) into place. A role that notifies no handler records with
+    O(defer=false) instead, which writes the stamp in place at once.
 author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
@@ -69,6 +70,14 @@ options:
       - Entry point of the role whose declared variables make the fingerprint.
     type: str
     default: main
+  roles:
+    description:
+      - Other roles of this collection that this role includes (the app role includes its server's role,
+        C(systemd) and C(python_venv)); their declared inputs (entry point C(main)) and their files join the
+        fingerprint, so that a run which skips this role's full run skips theirs too.
+    type: list
+    elements: str
+    default: []
   exclude:
     description:
       - Declared variables left out of the fingerprint (inputs that do not change what the role leaves on the host).
@@ -82,7 +91,10 @@ options:
     default: {}
   force:
     description:
-      - Report the role as stale whatever the stamp says (for example C(flaskops_full_converge)).
+      - Report the role as stale whatever the stamp says (a role's own rule, for example a git branch that may have
+        moved).
+      - The variable C(flaskops_full_converge) of the play forces it too, so that C(-e flaskops_full_converge=true)
+        runs every role of this collection in full.
     type: bool
     default: false
   files:
@@ -110,6 +122,12 @@ options:
     type: list
     elements: str
     default: []
+  defer:
+    description:
+      - With O(state=record), write the stamp as C(.pending) for a handler of the role to commit after the role's
+        other handlers (V(true)), or in place at once (V(false), for a role that notifies no handler).
+    type: bool
+    default: true
   path:
     description:
       - Directory of the stamps on the host (created 0700 root when missing).
@@ -131,7 +149,6 @@ EXAMPLES = r"""
 - name: Decide whether nginx has anything to do
   flaskops.deploy.role_state:
     scope: "{{ nginx_site_name }}"
-    force: "{{ flaskops_full_converge | default(false) }}"
   register: __nginx_state
 
 - name: Converge nginx (an input, its files or its service changed)
@@ -291,6 +308,7 @@ def main():
             role=dict(type="str"),
             scope=dict(type="str", default=""),
             entry_point=dict(type="str", default="main"),
+            roles=dict(type="list", elements="str", default=[]),
             exclude=dict(type="list", elements="str", default=[]),
             facts=dict(type="dict", default={}),
             force=dict(type="bool", default=False),
@@ -298,6 +316,7 @@ def main():
             absent=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
             packages=dict(type="list", elements="str", default=[]),
+            defer=dict(type="bool", default=True),
             path=dict(type="path", default="/var/lib/flaskops/state"),
             fingerprint=dict(type="dict"),
         ),
@@ -330,7 +349,7 @@ def main():
     if state == "query":
         look = rs.watched(current)
         observed = observe(module, look["files"], look["units"], look["packages"])
-        found = rs.reasons(current, wanted, observed, force=params["force"])
+        found = rs.reasons(current, wanted, observed, force=bool(params["force"]))
         result.update(stale=bool(found), reasons=found)
         module.exit_json(**result)
 
@@ -347,7 +366,7 @@ def main():
             os.unlink(pending)
         module.exit_json(**result)
     if not module.check_mode:
-        _write(module, pending, text)
+        _write(module, pending if params["defer"] else stamp_path, text)
     result.update(changed=True)
     module.exit_json(**result)
 

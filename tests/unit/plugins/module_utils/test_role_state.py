@@ -123,7 +123,7 @@ def test_host_fact_changed():
 
 
 def test_force_runs_in_full_even_when_unchanged():
-    assert rs.reasons(stamp_text(), wanted(), healthy(), force=True) == ["forced (flaskops_full_converge)"]
+    assert rs.reasons(stamp_text(), wanted(), healthy(), force=True) == ["forced (flaskops_full_converge, or the role's own rule)"]
 
 
 def test_every_reason_is_listed():
