@@ -76,22 +76,59 @@ def declared(role_path, entry_point):
     return _CACHE[key]
 
 
+def _combine(*layers):
+    merged = {}
+    for layer in layers:
+        merged.update(layer or {})
+    return merged
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def _role_path(self, task_vars):
+    # Settings a role keeps in its vars/main.yml as __<role>_state_<name>, used when the task does not give them.
+    SETTINGS = ("scope", "facts", "roles", "force")
+
+    def _task_role_path(self, task_vars):
         role = getattr(self._task, "_role", None)
         path = getattr(role, "_role_path", None) or task_vars.get("role_path")
-        if not path or not os.path.isdir(path):
-            raise AnsibleActionFail("role_state: runs inside a role (no role path for this task)")
-        return path
+        return path if path and os.path.isdir(path) else None
 
-    def _value(self, name, task_vars):
-        if name not in task_vars:
+    def _load_vars_file(self, path):
+        if not os.path.isfile(path):
+            return {}
+        try:
+            data = self._loader.load_from_file(path, trusted_as_template=True)
+        except TypeError:  # ansible-core before 2.19 trusts every template
+            data = self._loader.load_from_file(path)
+        return data if isinstance(data, dict) else {}
+
+    def _context(self, args, task_vars):
+        """(role name, role path, templar, variables) of the role the state is about.
+
+        Inside the role, its own variables; from a play (the preflight), the role's defaults under the play's
+        variables under the role's vars, the precedence a run of the role gives them.
+        """
+        own = self._task_role_path(task_vars)
+        role = args.get("role") or (os.path.basename(own).split(".")[-1] if own else None)
+        if not role:
+            raise AnsibleActionFail("role_state: name the role (role) outside a role")
+        if own and os.path.basename(own).split(".")[-1] == role:
+            return role, own, self._templar, task_vars
+        path = os.path.join(os.path.dirname(own) if own else os.path.join(COLLECTION_ROOT, "roles"), role)
+        if not os.path.isdir(path):
+            raise AnsibleActionFail("role_state: no role %r at %s" % (role, path))
+        variables = _combine(self._load_vars_file(os.path.join(path, "defaults", "main.yml")), task_vars,
+                             self._load_vars_file(os.path.join(path, "vars", "main.yml")))
+        return role, path, self._templar.copy_with_new_env(available_variables=variables), variables
+
+    @staticmethod
+    def _value(name, templar, variables):
+        if name not in variables:
             return UNDEFINED
         try:
-            return self._templar.template(task_vars[name])
+            return templar.template(variables[name])
         except AnsibleError:
             return UNDEFINED
 
@@ -100,12 +137,14 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         state = args.get("state", "query")
-        if state == "commit":
-            if not args.get("role"):
-                args["role"] = os.path.basename(self._role_path(task_vars)).split(".")[-1]
-        else:
-            role_path = self._role_path(task_vars)
-            args.setdefault("role", os.path.basename(role_path).split(".")[-1])
+        role, role_path, templar, variables = self._context(args, task_vars)
+        args["role"] = role
+        if state != "commit":
+            for name in self.SETTINGS:
+                if args.get(name) is None:
+                    value = self._value("__%s_state_%s" % (role, name), templar, variables)
+                    if value is not UNDEFINED:
+                        args[name] = value
             exclude = set(args.get("exclude") or [])
             names = set(declared(role_path, args.get("entry_point") or "main"))
             content = [role_content(role_path)]
@@ -116,9 +155,9 @@ class ActionModule(ActionBase):
                     raise AnsibleActionFail("role_state: no role %r next to %s" % (other, role_path))
                 names.update(declared(other_path, "main"))
                 content.append(role_content(other_path))
-            inputs = {name: self._value(name, task_vars) for name in sorted(names - exclude)}
+            inputs = {name: self._value(name, templar, variables) for name in sorted(names - exclude)}
             # One switch for every role of a play: flaskops_full_converge (a playbook or extra variable).
-            full = self._value("flaskops_full_converge", task_vars)
+            full = self._value("flaskops_full_converge", templar, variables)
             args["force"] = boolean(args.get("force") or False, strict=False) or (
                 full not in (UNDEFINED, None, "") and boolean(full, strict=False))
             args["fingerprint"] = rs.fingerprint(inputs, rs.digest(content, length=64) if len(content) > 1

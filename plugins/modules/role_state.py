@@ -27,6 +27,11 @@ description:
     RV(changed) then, so that the role notifies its handler that commits it (O(state=commit)) once the role's
     other handlers (a reload) have run. A run that fails before its handlers leaves no stamp, and the next run is
     a full one.
+  - "Unless the task gives them, O(scope), O(facts), O(roles) and O(force) are the role's own variables
+    C(__<role>_state_scope), C(__<role>_state_facts), C(__<role>_state_roles) and C(__<role>_state_force) (its
+    C(vars/main.yml)), so that the role's first and last tasks and a play's preflight compute the same fingerprint."
+  - "Outside the role (a play's preflight names it with O(role)), the role's C(defaults/main.yml) and
+    C(vars/main.yml) are loaded around the play's variables, the precedence a run of the role gives them."
   - O(state=commit) renames the pending stamps of O(role) into place. A role that notifies no handler records with
     O(defer=false) instead, which writes the stamp in place at once.
 author:
@@ -57,7 +62,7 @@ options:
     default: query
   role:
     description:
-      - Short name of the role. Defaults to the role of the task.
+      - Short name of a role of this collection. Defaults to the role of the task; required outside a role.
     type: str
   scope:
     description:
@@ -146,9 +151,10 @@ seealso:
 """
 
 EXAMPLES = r"""
+# roles/nginx/vars/main.yml holds __nginx_state_scope and __nginx_state_facts
 - name: Decide whether nginx has anything to do
   flaskops.deploy.role_state:
-    scope: "{{ nginx_site_name }}"
+    state: query
   register: __nginx_state
 
 - name: Converge nginx (an input, its files or its service changed)
@@ -159,7 +165,6 @@ EXAMPLES = r"""
 - name: Record what nginx left on the host
   flaskops.deploy.role_state:
     state: record
-    scope: "{{ nginx_site_name }}"
     files: [/etc/nginx/sites-available/hello]
     absent: [/etc/nginx/sites-enabled/default]
     units: [nginx.service]
@@ -172,6 +177,13 @@ EXAMPLES = r"""
     state: commit
     role: nginx
   listen: flaskops nginx state
+
+# A play's preflight: which roles have something to do
+- name: Find the roles whose inputs or host changed since their last full run
+  flaskops.deploy.role_state:
+    role: "{{ item }}"
+  loop: [certbot, nginx, app]
+  register: role_states
 """
 
 RETURN = r"""
