@@ -23,8 +23,8 @@ description:
     enabled, the packages that must be installed. RV(stale) is true, with RV(reasons), when anything differs, when
     there is no readable stamp, or with O(force)."
   - O(state=record) observes the host right after a full run (the digests of O(files), whether O(absent) exist) and
-    writes the stamp beside the current one as C(.pending), only when it differs from the current one; it returns
-    RV(changed) then, so that the role notifies its handler that commits it (O(state=commit)) once the role's
+    writes the stamp beside the current one as C(.pending), only when it differs from the current one; it reports a
+    change then, so that the role notifies its handler that commits it (O(state=commit)) once the role's
     other handlers (a reload) have run. A run that fails before its handlers leaves no stamp, and the next run is
     a full one.
   - "Unless the task gives them, O(scope), O(facts), O(roles) and O(force) are the role's own variables
@@ -49,6 +49,7 @@ attributes:
   idempotent:
     support: full
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
     support: full
     details:
       - The fingerprint is computed on the controller; the host only compares and records it.
