@@ -45,12 +45,16 @@ def input_digests(values):
 
 
 def fingerprint(inputs, content, version, facts):
-    """The fingerprint of a role run: what the stamp records and what the next run compares against."""
+    """The fingerprint of a role run: what the stamp records and what the next run compares against.
+
+    A fact whose value is None was not gathered by this play (deploy.yml gathers none): it stays None, and is not
+    compared (see fingerprint_reasons).
+    """
     return {
         "inputs": input_digests(inputs),
         "content": str(content),
         "version": str(version),
-        "facts": input_digests(facts),
+        "facts": {str(name): (None if value is None else digest(value)) for name, value in sorted(facts.items())},
     }
 
 
@@ -107,7 +111,8 @@ def fingerprint_reasons(recorded, wanted):
     names = _changed_names(recorded.get("inputs", {}), wanted.get("inputs", {}))
     if names:
         reasons.append("input changed: %s" % ", ".join(names))
-    names = _changed_names(recorded.get("facts", {}), wanted.get("facts", {}))
+    wanted_facts = {name: value for name, value in wanted.get("facts", {}).items() if value is not None}
+    names = _changed_names({name: recorded.get("facts", {}).get(name) for name in wanted_facts}, wanted_facts)
     if names:
         reasons.append("host fact changed: %s" % ", ".join(names))
     return reasons

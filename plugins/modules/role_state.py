@@ -93,6 +93,7 @@ options:
   facts:
     description:
       - Host facts (or other values) the role's result depends on, by name; part of the fingerprint.
+      - A fact whose value is null was not gathered by this play (C(deploy.yml) gathers none) and is not compared.
     type: dict
     default: {}
   force:

@@ -122,6 +122,13 @@ def test_host_fact_changed():
     assert found == ["host fact changed: distribution_release"]
 
 
+def test_a_fact_the_play_did_not_gather_is_not_compared():
+    assert rs.reasons(stamp_text(), wanted(facts={"distribution_release": None}), healthy()) == []
+    recorded_without = rs.canonical(rs.build_stamp(wanted(facts={"distribution_release": None}), {SITE: "aaa"}, [DEFAULT],
+                                                   ["nginx.service"], ["nginx"]))
+    assert rs.reasons(recorded_without, wanted(), healthy()) == ["host fact changed: distribution_release"]
+
+
 def test_force_runs_in_full_even_when_unchanged():
     assert rs.reasons(stamp_text(), wanted(), healthy(), force=True) == ["forced (flaskops_full_converge, or the role's own rule)"]
 
