@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""WebSocket clients of a Socket.IO server (Engine.IO 4, the WebSocket transport only) that count every failure: the
+WebSocket tests run them while a release goes live.
+
+    wsload.py --url wss://chat.test/socket.io/ --insecure --once
+    wsload.py --url wss://chat.test/socket.io/ --insecure --clients 4 --max-seconds 300 \
+              --stop-file /run/wsload.stop --out /run/wsload.json
+
+Needs the `websockets` library (its sync client). --once opens one connection, checks the handshake's status (101),
+sends the `echo` event and waits for its acknowledgement, then prints the result.
+
+Otherwise it runs until --max-seconds or the --stop-file appears:
+- --clients persistent clients, each on one connection that sends `echo` every --interval seconds and answers the
+  server's pings. When its connection closes (a release's old slot stopping), the client opens a new one at once and
+  the gap (from the close to the first acknowledged echo on the new connection) is recorded.
+- one prober that opens a fresh connection every --interval seconds, echoes once and closes: every new handshake
+  counts, and the version it reached shows when new connections moved to the new release.
+
+A handshake fails when the connection or the upgrade is refused, or the status is not 101, or the Socket.IO connect
+gets no answer in --timeout seconds. The summary (JSON, printed and written to --out) counts handshakes, failed
+handshakes, echoes, disconnects and reconnect gaps, and per version when the prober and the clients first and last
+saw it (seconds since the start). Exit code 0; the caller asserts on the summary.
+"""
+
+import argparse
+import json
+import os
+import ssl
+import threading
+import time
+import urllib.parse
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help="the Socket.IO endpoint, ws:// or wss://host/socket.io/")
+    parser.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--stop-file")
+    parser.add_argument("--out")
+    return parser.parse_args()
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.start = time.monotonic()
+        self.handshakes = 0
+        self.failed_handshakes = 0
+        self.errors = {}
+        self.echoes = 0
+        self.failed_echoes = 0
+        self.max_echo_seconds = 0.0
+        self.disconnects = []  # seconds since start, per client connection closed by the server
+        self.gaps = []  # seconds from a close to the first acknowledged echo on the next connection
+        self.versions = {"probe": {}, "client": {}}
+
+    def now(self):
+        return round(time.monotonic() - self.start, 3)
+
+    def error(self, kind, exc):
+        key = f"{kind}: {type(exc).__name__}: {exc}"[:160]
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+    def version(self, who, version):
+        at = self.now()
+        seen = self.versions[who].setdefault(version, {"count": 0, "first": at, "last": at})
+        seen["count"] += 1
+        seen["last"] = at
+
+
+class Session:
+    """One Engine.IO/Socket.IO session on one WebSocket connection."""
+
+    def __init__(self, args):
+        parsed = urllib.parse.urlsplit(args.url)
+        query = "EIO=4&transport=websocket"
+        self.url = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path or "/socket.io/", query, ""))
+        self.context = None
+        if parsed.scheme == "wss":
+            self.context = ssl.create_default_context()
+            if args.insecure:
+                self.context.check_hostname = False
+                self.context.verify_mode = ssl.CERT_NONE
+        self.timeout = args.timeout
+        self.ws = None
+        self.status = None
+        self.ack = 0
+
+    def open(self):
+        """The handshake (101) and the Socket.IO connect; raises on any failure."""
+        self.ws = connect(self.url, ssl=self.context, open_timeout=self.timeout, close_timeout=1, compression=None)
+        self.status = self.ws.response.status_code
+        if self.status != 101:
+            raise RuntimeError(f"status {self.status}")
+        opening = self.recv_packet()
+        if not opening.startswith("0"):
+            raise RuntimeError(f"no Engine.IO open packet: {opening[:60]!r}")
+        self.ws.send("40")
+        connected = self.recv_packet()
+        if not connected.startswith("40"):
+            raise RuntimeError(f"no Socket.IO connect: {connected[:60]!r}")
+
+    def recv_packet(self, deadline=None):
+        """The next packet that is not a ping (pings are answered)."""
+        deadline = deadline or time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer")
+            packet = self.ws.recv(timeout=left)
+            if packet == "2":
+                self.ws.send("3")
+                continue
+            return packet
+
+    def echo(self, payload):
+        """Send the echo event with an acknowledgement id; return the acknowledgement's body."""
+        self.ack += 1
+        prefix = f"43{self.ack}"
+        self.ws.send(f"42{self.ack}" + json.dumps(["echo", payload]))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            packet = self.recv_packet(deadline)
+            if packet.startswith(prefix + "["):
+                return json.loads(packet[len(prefix):])[0]
+
+    def wait(self, seconds):
+        """Stay on the connection for a while, answering pings."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                packet = self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                return
+            if packet == "2":
+                self.ws.send("3")
+
+    def close(self):
+        if self.ws is not None:
+            try:
+                self.ws.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+
+
+def stopped(args, start):
+    if time.monotonic() - start >= args.max_seconds:
+        return True
+    return bool(args.stop_file) and os.path.exists(args.stop_file)
+
+
+def client(args, stats, number):
+    closed_at = None
+    sent = 0
+    while not stopped(args, stats.start):
+        session = Session(args)
+        try:
+            session.open()
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            with stats.lock:
+                stats.failed_handshakes += 1
+                stats.error("client handshake", exc)
+            session.close()
+            time.sleep(0.2)
+            continue
+        with stats.lock:
+            stats.handshakes += 1
+        try:
+            while not stopped(args, stats.start):
+                sent += 1
+                began = time.monotonic()
+                reply = session.echo({"client": number, "n": sent})
+                took = time.monotonic() - began
+                with stats.lock:
+                    stats.echoes += 1
+                    stats.max_echo_seconds = max(stats.max_echo_seconds, round(took, 3))
+                    stats.version("client", reply.get("version", "?"))
+                    if closed_at is not None:
+                        stats.gaps.append(round(time.monotonic() - closed_at, 3))
+                        closed_at = None
+                session.wait(args.interval)
+        except ConnectionClosed:
+            closed_at = time.monotonic()
+            with stats.lock:
+                stats.disconnects.append(stats.now())
+        except Exception as exc:  # noqa: BLE001 - an echo without its answer on an open connection
+            closed_at = time.monotonic()
+            with stats.lock:
+                stats.failed_echoes += 1
+                stats.disconnects.append(stats.now())
+                stats.error("client echo", exc)
+        session.close()
+
+
+def prober(args, stats):
+    while not stopped(args, stats.start):
+        session = Session(args)
+        try:
+            session.open()
+            reply = session.echo({"probe": True})
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            with stats.lock:
+                stats.failed_handshakes += 1
+                stats.error("probe", exc)
+        else:
+            with stats.lock:
+                stats.handshakes += 1
+                stats.version("probe", reply.get("version", "?"))
+        session.close()
+        time.sleep(args.interval)
+
+
+def once(args):
+    session = Session(args)
+    result = {"status": None, "echo": None, "error": None}
+    try:
+        session.open()
+        result["status"] = session.status
+        result["echo"] = session.echo({"hello": "through nginx"})
+    except Exception as exc:  # noqa: BLE001 - reported to the caller
+        result["status"] = session.status
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    session.close()
+    return result
+
+
+def main():
+    args = parse_args()
+    if args.once:
+        summary = once(args)
+    else:
+        stats = Stats()
+        threads = [threading.Thread(target=client, args=(args, stats, n), daemon=True) for n in range(args.clients)]
+        threads.append(threading.Thread(target=prober, args=(args, stats), daemon=True))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(args.max_seconds + 2 * args.timeout + 5)
+        summary = {
+            "seconds": stats.now(),
+            "clients": args.clients,
+            "handshakes": stats.handshakes,
+            "failed_handshakes": stats.failed_handshakes,
+            "echoes": stats.echoes,
+            "failed_echoes": stats.failed_echoes,
+            "max_echo_seconds": stats.max_echo_seconds,
+            "disconnects": stats.disconnects,
+            "reconnect_gaps": stats.gaps,
+            "max_reconnect_gap": max(stats.gaps) if stats.gaps else 0.0,
+            "versions": stats.versions,
+            "errors": stats.errors,
+        }
+    text = json.dumps(summary, sort_keys=True)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
