@@ -18,6 +18,8 @@ Otherwise it runs until --max-seconds or the --stop-file appears:
   the gap (from the close to the first acknowledged echo on the new connection) is recorded.
 - one prober that opens a fresh connection every --interval seconds, echoes once and closes: every new handshake
   counts, and the version it reached shows when new connections moved to the new release.
+- with --http-url, one more thread that GETs that URL every --interval seconds on a new connection and times it:
+  requests, failures, the slowest, and how many took longer than --stall seconds (the benchmark's "no stall").
 
 A handshake fails when the connection or the upgrade is refused, or the status is not 101, or the Socket.IO connect
 gets no answer in --timeout seconds. The summary (JSON, printed and written to --out) counts handshakes, failed
@@ -26,6 +28,7 @@ saw it (seconds since the start). Exit code 0; the caller asserts on the summary
 """
 
 import argparse
+import http.client
 import json
 import os
 import ssl
@@ -47,6 +50,8 @@ def parse_args():
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--stop-file")
+    parser.add_argument("--http-url", help="also GET this URL every --interval seconds and time it")
+    parser.add_argument("--stall", type=float, default=1.0, help="seconds above which an echo or a GET is a stall")
     parser.add_argument("--out")
     return parser.parse_args()
 
@@ -64,6 +69,8 @@ class Stats:
         self.disconnects = []  # seconds since start, per client connection closed by the server
         self.gaps = []  # seconds from a close to the first acknowledged echo on the next connection
         self.versions = {"probe": {}, "client": {}}
+        self.stalls = 0
+        self.http = {"requests": 0, "failed": 0, "max_seconds": 0.0, "stalls": 0}
 
     def now(self):
         return round(time.monotonic() - self.start, 3)
@@ -99,7 +106,8 @@ class Session:
 
     def open(self):
         """The handshake (101) and the Socket.IO connect; raises on any failure."""
-        self.ws = connect(self.url, ssl=self.context, open_timeout=self.timeout, close_timeout=1, compression=None)
+        self.ws = connect(self.url, ssl=self.context, open_timeout=self.timeout, close_timeout=1, compression=None,
+                          legacy=True)
         self.status = self.ws.response.status_code
         if self.status != 101:
             raise RuntimeError(f"status {self.status}")
@@ -154,6 +162,27 @@ class Session:
                 pass
 
 
+def guarded(function, seconds):
+    """Run function in a thread of its own; raise TimeoutError when it has not returned after seconds (a connection
+    that hangs past the library's own timeouts, seen on a machine under heavy load, counts as a failure)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no result after {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def stopped(args, start):
     if time.monotonic() - start >= args.max_seconds:
         return True
@@ -166,7 +195,7 @@ def client(args, stats, number):
     while not stopped(args, stats.start):
         session = Session(args)
         try:
-            session.open()
+            guarded(session.open, 3 * args.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure counts
             with stats.lock:
                 stats.failed_handshakes += 1
@@ -185,6 +214,7 @@ def client(args, stats, number):
                 with stats.lock:
                     stats.echoes += 1
                     stats.max_echo_seconds = max(stats.max_echo_seconds, round(took, 3))
+                    stats.stalls += took > args.stall
                     stats.version("client", reply.get("version", "?"))
                     if closed_at is not None:
                         stats.gaps.append(round(time.monotonic() - closed_at, 3))
@@ -207,8 +237,7 @@ def prober(args, stats):
     while not stopped(args, stats.start):
         session = Session(args)
         try:
-            session.open()
-            reply = session.echo({"probe": True})
+            reply = guarded(lambda: (session.open(), session.echo({"probe": True}))[1], 3 * args.timeout)
         except Exception as exc:  # noqa: BLE001 - every failure counts
             with stats.lock:
                 stats.failed_handshakes += 1
@@ -217,7 +246,41 @@ def prober(args, stats):
             with stats.lock:
                 stats.handshakes += 1
                 stats.version("probe", reply.get("version", "?"))
-        session.close()
+        threading.Thread(target=session.close, daemon=True).start()
+        time.sleep(args.interval)
+
+
+def http_timer(args, stats):
+    parsed = urllib.parse.urlsplit(args.http_url)
+    context = None
+    if parsed.scheme == "https":
+        context = ssl.create_default_context()
+        if args.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+    path = parsed.path or "/"
+    while not stopped(args, stats.start):
+        began = time.monotonic()
+        try:
+            if context is not None:
+                conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 443, timeout=args.timeout, context=context)
+            else:
+                conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=args.timeout)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            ok = response.status == 200
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            ok = False
+            with stats.lock:
+                stats.error("http", exc)
+        took = time.monotonic() - began
+        with stats.lock:
+            stats.http["requests"] += 1
+            stats.http["failed"] += not ok
+            stats.http["max_seconds"] = max(stats.http["max_seconds"], round(took, 3))
+            stats.http["stalls"] += took > args.stall
         time.sleep(args.interval)
 
 
@@ -243,6 +306,8 @@ def main():
         stats = Stats()
         threads = [threading.Thread(target=client, args=(args, stats, n), daemon=True) for n in range(args.clients)]
         threads.append(threading.Thread(target=prober, args=(args, stats), daemon=True))
+        if args.http_url:
+            threads.append(threading.Thread(target=http_timer, args=(args, stats), daemon=True))
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -255,6 +320,8 @@ def main():
             "echoes": stats.echoes,
             "failed_echoes": stats.failed_echoes,
             "max_echo_seconds": stats.max_echo_seconds,
+            "echo_stalls": stats.stalls,
+            "http": stats.http,
             "disconnects": stats.disconnects,
             "reconnect_gaps": stats.gaps,
             "max_reconnect_gap": max(stats.gaps) if stats.gaps else 0.0,
