@@ -43,6 +43,7 @@ def test_defaults_serve_http_on_the_systemd_socket_and_stop_gracefully():
     opts = dict(options(render()))
     assert opts["plugins"] == "python3"
     assert opts["protocol"] == "http"
+    assert opts["add-header"] == "Connection: close"  # nginx must not keep an upstream connection uWSGI closes
     assert opts["module"] == "wsgi:app"
     assert opts["strict"] == "true" and opts["master"] == "true" and opts["need-app"] == "true"
     assert (opts["processes"], opts["threads"], opts["harakiri"], opts["max-requests"], opts["buffer-size"]) == (
