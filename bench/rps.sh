@@ -37,7 +37,7 @@ docker exec "$host" bash -ec '
   run bench-flask "$rel/.venv/bin/flask" --app wsgi:app run --host 127.0.0.1 --port 8200 --no-reload --no-debugger
   # uWSGI with the defaults of roles/uwsgi (processes, threads, harakiri, max-requests, buffer size), on TCP.
   run bench-uwsgi /usr/bin/uwsgi-core --plugins python3 --strict --master --need-app --single-interpreter --lazy-apps \
-    --processes 2 --threads 2 --enable-threads --thunder-lock --harakiri 30 --max-requests 1000 --buffer-size 8192 \
+    --processes 2 --threads 2 --enable-threads --thunder-lock --harakiri 30 --buffer-size 8192 \
     --http-socket 127.0.0.1:8400 --add-header "Connection: close" --module wsgi:app --virtualenv "$rel/.venv"
   for port in 8100 8200 8300 8400; do
     for _ in $(seq 1 50); do

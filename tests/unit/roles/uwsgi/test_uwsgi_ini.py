@@ -47,7 +47,7 @@ def test_defaults_serve_http_on_the_systemd_socket_and_stop_gracefully():
     assert opts["module"] == "wsgi:app"
     assert opts["strict"] == "true" and opts["master"] == "true" and opts["need-app"] == "true"
     assert (opts["processes"], opts["threads"], opts["harakiri"], opts["max-requests"], opts["buffer-size"]) == (
-        "2", "2", "30", "1000", "8192")
+        "2", "2", "30", "0", "8192")
     assert opts["lazy-apps"] == "true"
     # SIGTERM from systemd is a graceful shutdown, bounded by the stop timeout; die-on-term would kill requests.
     assert opts["hook-master-start"] == "unix_signal:15 gracefully_kill_them_all"
