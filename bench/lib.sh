@@ -14,6 +14,7 @@ BENCH_SSH_KEY=$BENCH_ROOT/.cache/bench/ssh/id_ed25519
 # The options Ansible's ssh connection gets for the benchmark hosts (with pipelining on, see bench_host_vars).
 BENCH_SSH_ARGS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPersist=60s"
 BENCH_OUT=$BENCH_ROOT/bench/results
+# The controller venv whose ansible-playbook runs the plays (bench_play): BENCH_VENV, default the checkout's .venv.
 mkdir -p "$BENCH_OUT" "$BENCH_ROOT/.cache/bench"
 export ANSIBLE_COLLECTIONS_PATH=$BENCH_ROOT/.collections ANSIBLE_CONFIG=$BENCH_ROOT/ansible.cfg
 

@@ -108,6 +108,7 @@ def test_unix_slots_remove_stale_listen_dropins_and_write_local_overrides():
     ("gunicorn", "/srv/hello/releases/abc/.venv/bin/gunicorn --config /etc/hello/slots/green/gunicorn.conf.py"),
     ("waitress", "/srv/hello/releases/abc/.venv/bin/python /usr/local/lib/flaskops/waitress_systemd.py "
                  "/etc/hello/slots/green/waitress.json"),
+    ("uwsgi", "/usr/bin/uwsgi-core --ini /etc/hello/slots/green/uwsgi.ini --virtualenv /srv/hello/releases/abc/.venv"),
 ])
 def test_a_slot_runs_its_release_directory(server, command):
     t = templar({"app_server": server, "__app_release_dir": "/srv/hello/releases/abc", "__app_next": "green"})
@@ -121,6 +122,14 @@ def test_waitress_launcher_path_matches_the_app_role():
     app = templar({"app_server": "waitress"})
     waitress = templar(roles=("app", "waitress"))
     assert expr(app, "__app_waitress_wrapper") == expr(waitress, "__waitress_wrapper")
+
+
+def test_uwsgi_binary_matches_the_app_role_and_its_config_renews_the_slot():
+    app = templar({"app_server": "uwsgi", "__app_release_dir": "/srv/hello/releases/abc"})
+    uwsgi = templar(roles=("app", "uwsgi"))
+    assert expr(app, "__app_uwsgi_binary") == expr(uwsgi, "__uwsgi_binary")
+    assert "/etc/hello/uwsgi.ini" in expr(app, "__app_runtime_files")
+    assert expr(app, "__app_servers[app_server].config") == ["uwsgi.ini"]
 
 
 def test_waitress_configuration_trusts_only_the_proxy_on_the_socket():
