@@ -286,8 +286,8 @@ def _packages(module, names):
     dpkg_query = module.get_bin_path("dpkg-query")
     if not dpkg_query:
         return {name: False for name in names}
-    dummy, out, dummy = module.run_command([dpkg_query, "-W", "-f", "${Package} ${db:Status-Status}\\n", "--"]
-                                           + list(names))
+    argv = [dpkg_query, "-W", "-f", "${Package} ${db:Status-Status}\\n", "--"] + list(names)
+    dummy, out, dummy = module.run_command(argv)
     return rs.parse_dpkg_status(out)
 
 
