@@ -105,6 +105,11 @@ def test_rules_and_skip_rules() -> None:
     assert passed["valid"] is True and passed["warning_count"] == 2
 
 
+# What an output without an invocation stands for: nothing of the options, as if all were masked.
+MASKED_INVOCATION = {"module_args": {"config": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
+                                     "environment": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}}
+
+
 def test_config_secrets_are_not_returned(capsys: pytest.CaptureFixture) -> None:
     """Through AnsibleModule's real output: no secret value, and the invocation hides config as a whole."""
     config = dict(load_fixture("production-ok")["config"], SESSION_COOKIE_SAMESITE="Lax")
@@ -113,7 +118,8 @@ def test_config_secrets_are_not_returned(capsys: pytest.CaptureFixture) -> None:
     text = json.dumps(output)
     assert GOOD_SECRET not in text
     assert "fixture-password" not in text
-    assert output["invocation"]["module_args"]["config"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    # ansible-core 2.19 returns the invocation with no_log options masked; newer ones may leave it out.
+    assert output.get("invocation", MASKED_INVOCATION)["module_args"]["config"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     # Short values are not masked, so the facts stay readable.
     assert output["facts"]["session_cookie_samesite"] == "Lax"
     assert output["facts"]["preferred_url_scheme"] == "https"
@@ -371,7 +377,7 @@ def test_app_secrets_never_leave_the_probe(app_dir: t.Any, capsys: pytest.Captur
     assert code == 1
     text = json.dumps(output)
     assert "Very-Secret-Password" not in text
-    assert output["invocation"]["module_args"]["environment"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert output.get("invocation", MASKED_INVOCATION)["module_args"]["environment"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert "cannot reach the database at ********" in output["findings"][0]["message"]
 
 
