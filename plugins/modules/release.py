@@ -265,6 +265,12 @@ state:
       type: bool
       returned: always
       sample: true
+    upstream_file:
+      description: The path of nginx's upstream file that was read (O(upstream_file), or the one O(site) names); empty
+        when neither is given.
+      type: str
+      returned: always
+      sample: /etc/nginx/flaskops/hello.upstream.conf
     upstream_servers:
       description: The server addresses in the upstream file.
       type: list
@@ -711,6 +717,7 @@ def main() -> t.NoReturn:
         link_target = os.readlink(params["link"])
     units = _unit_states(module, params["app_name"]) if action == "status" else {}
     state = read_state(_read_text(module, params["state_file"]), upstream_text, units, addresses, link_target)
+    state["upstream_file"] = params["upstream_file"] or ""
     result: dict[str, t.Any] = {"changed": False, "would": [], "state": state}
 
     releases: list[dict[str, t.Any]] = []

@@ -139,6 +139,7 @@ def test_status_of_a_fresh_host_plans_the_first_deploy(host: Layout) -> None:
     result = run(host.args(release_dir=r1, fingerprint="fp-r1"))
     assert result["changed"] is False and result["would"] == []
     assert result["state"]["state_file"] == "missing"
+    assert result["state"]["upstream_file"] == host.upstream_file
     assert result["state"]["problems"] == []
     plan = result["plan"]
     assert (plan["flip"], plan["next"], plan["old"], plan["first_deploy"]) == (True, "blue", "", True)
@@ -201,6 +202,17 @@ def test_status_without_nginx_follows_the_link(host: Layout) -> None:
     assert (result["state"]["served"], result["state"]["served_by"], result["state"]["live"]) == ("green", "link",
                                                                                                   "green")
     assert "plan" not in result
+
+
+def test_status_names_the_upstream_file_of_the_site(host: Layout) -> None:
+    # The app role records this path in its stamp: the one place the path comes from is upstream_path().
+    args = host.args(site="hello")
+    del args["upstream_file"]
+    result = run(args)
+    assert result["state"]["upstream_file"] == "/etc/nginx/flaskops/hello.upstream.conf"
+    args = host.args()
+    del args["upstream_file"]
+    assert run(args)["state"]["upstream_file"] == ""
 
 
 def test_status_computes_the_roles_fingerprint(host: Layout) -> None:
