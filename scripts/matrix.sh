@@ -26,7 +26,9 @@
 # of the controller container is kept in .cache/matrix-newest/pip (a warm run downloads nothing).
 #
 # Environment:
-#   MATRIX_ANSIBLE      the `ansible` requirement of the newest leg (default: ansible, the newest release)
+#   MATRIX_ANSIBLE      the `ansible` requirement of the newest leg (default: ansible==14.5.0, the newest on PyPI when
+#                       the leg last passed, so that `make test` does not change with the day's releases;
+#                       MATRIX_ANSIBLE=ansible takes the day's newest)
 #   MATRIX_STEPS        newest: the parts to run, among unit, sanity, scenario (default: all three)
 #   FLASKOPS_IMAGE_DEBIAN13, FLASKOPS_IMAGE_DEBIAN12_SSH
 #                       the controller's and the SSH host's images
@@ -93,6 +95,7 @@ host=flaskops-matrix-host
 controller_image=${FLASKOPS_IMAGE_DEBIAN13:-flaskops/debian13-systemd:latest}
 host_image=${FLASKOPS_IMAGE_DEBIAN12_SSH:-flaskops/debian12-systemd-ssh:latest}
 domain=hello.flaskops.test
+newest_default=ansible==14.5.0
 cache=$here/.cache/matrix-newest
 
 in_controller() { docker exec -i "$controller" "$@"; }
@@ -113,10 +116,10 @@ newest_controller_up() {
   tar -C "$here" --exclude=./.cache --exclude=./.venv --exclude=./.collections --exclude=./.git \
     --exclude=__pycache__ --exclude=.pytest_cache --exclude=./tests/output -cf - . |
     docker exec -i "$controller" sh -c 'mkdir -p /build && tar -xf - -C /build --no-same-owner'
-  log "controller: a venv with ${MATRIX_ANSIBLE:-ansible} and the test tools from PyPI"
+  log "controller: a venv with ${MATRIX_ANSIBLE:-$newest_default} and the test tools from PyPI"
   # shellcheck disable=SC2046 # a list of requirements
   in_controller sh -c 'python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --upgrade pip &&
-      /opt/venv/bin/pip install -q "$@" && touch /opt/venv/.installed' sh "${MATRIX_ANSIBLE:-ansible}" \
+      /opt/venv/bin/pip install -q "$@" && touch /opt/venv/.installed' sh "${MATRIX_ANSIBLE:-$newest_default}" \
     $(test_requirements | grep -vE '^(molecule|molecule-plugins|docker)[=<>~\[ ]')
   in_controller /opt/venv/bin/ansible --version | head -1 >&2
   in_controller /opt/venv/bin/python -c 'import importlib.metadata as m; print("ansible", m.version("ansible"))' >&2
