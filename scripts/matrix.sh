@@ -38,7 +38,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 min_venv=$here/.cache/matrix-min-venv
 log() { printf '[matrix] %s\n' "$*" >&2; }
 
-# The lower bound of requires_ansible (">=2.19.0" -> 2.19.0).
+# The lower bound of requires_ansible (">=2.19.5" -> 2.19.5).
 min_core() {
   sed -n 's/^requires_ansible:[[:space:]]*["'\'']*>=\([0-9.]*\).*/\1/p' "$here/meta/runtime.yml"
 }
