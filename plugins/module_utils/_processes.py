@@ -274,7 +274,9 @@ def plan(
         "enable": enable,
         "restart_timers": restart_timers,
         "manifest": manifest,
-        "manifest_changed": manifest != {key: recorded.get(key) for key in manifest},
+        # No manifest and nothing to record (an application without processes) is no change.
+        "manifest_changed": manifest != {key: recorded.get(key) for key in manifest} and bool(recorded or running
+                                                                                              or fingerprints),
     }
     result["changes"] = any(result[key] for key in ("stop", "absent", "enable", "restart", "start", "restart_timers",
                                                     "manifest_changed"))
