@@ -160,8 +160,8 @@ options:
     type: float
     default: 1.0
 notes:
-  - A process's restart is C(systemctl restart): its instances stop (each finishes its job within C(stop_timeout)),
-    then start on the new release; the task waits for that.
+  - A process's restart is C(systemctl restart), so its instances stop (each finishes its job within
+    C(stop_timeout)), then start on the new release; the task waits for that.
 seealso:
   - module: flaskops.deploy.slot_flip
 """
