@@ -35,7 +35,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode O(action=retire) and O(action=apply) change nothing and return RV(changed) and RV(would) as a real
+      - In check mode O(action=retire) and O(action=apply) change nothing and report C(changed) and RV(would) as a real
         run would.
   diff_mode:
     support: none

@@ -47,7 +47,11 @@ class Systemd:
 @pytest.fixture
 def systemd(monkeypatch: pytest.MonkeyPatch) -> Systemd:
     fake = Systemd()
-    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, argv, **kwargs: fake(self, argv, **kwargs))
+
+    def run_command(module: AnsibleModule, argv: list[str], **kwargs: t.Any) -> tuple[int, str, str]:
+        return fake(module, argv, **kwargs)
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/bin/" + name)
     monkeypatch.setattr(app_processes.time, "sleep", lambda seconds: None)
     return fake
@@ -152,7 +156,7 @@ def test_apply_fails_when_a_process_does_not_keep_running(tmp_path: t.Any, syste
             systemd.states["hello-worker@1.service"] = {"ActiveState": "failed", "UnitFileState": "enabled"}
         return rc, out, err
 
-    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, argv, **kwargs: crashing(self, argv, **kwargs))
+    monkeypatch.setattr(AnsibleModule, "run_command", crashing)
     result = run_module_failing(app_processes.main, {"action": "apply", "app_name": "hello", "group": "root",
                                                      "manifest": str(tmp_path / "processes.json"), "plan": plan})
     assert "hello-worker@1.service" in result["msg"] and "No module named 'hello_app'" in result["msg"]
