@@ -5,8 +5,6 @@ import os
 import pathlib
 import sqlite3
 
-from flask import Flask, request
-
 RELEASE_DIR = pathlib.Path(__file__).resolve().parent.parent
 VERSION = (RELEASE_DIR / "VERSION").read_text(encoding="utf-8").strip()
 
@@ -21,6 +19,9 @@ def connect():
 
 
 def create_app():
+    # Flask is imported here only: the worker and the jobs (python -m worker_app ...) start without it.
+    from flask import Flask, request  # pylint: disable=import-outside-toplevel
+
     app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
 
