@@ -13,8 +13,8 @@ COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13); JOB_ORDER below orders their run.
 ALL_SCENARIOS := $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-# The judges scenario (outside tools judge a converged host) runs on its own (make judges) until every judge passes.
-SCENARIOS ?= $(filter-out judges,$(ALL_SCENARIOS))
+# The websocket scenario runs on its own (make scenario S=websocket) until its deploy under load passes.
+SCENARIOS ?= $(filter-out websocket,$(ALL_SCENARIOS))
 SMOKE_SCENARIOS ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
@@ -96,7 +96,7 @@ SMOKE_OPERATIONS ?= site,deploy,restart,rollback
 MATRIX_MIN_VENV := .cache/matrix-min-venv
 SMOKE_VENV ?=
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/tls debian12/apps newcomer debian12/default debian12/certbot debian12/waitress \
+JOB_ORDER := debian12/fleet debian12/tls debian12/judges debian12/apps newcomer debian12/default debian12/certbot debian12/waitress debian12/uwsgi \
   $(SMOKE_DISTRO)/default debian12/backup
 
 molecule: venv collection hosts ## every molecule scenario on Debian 12
@@ -151,8 +151,8 @@ job/%:
 	if [ "$$distro" = $(SMOKE_DISTRO) ] && [ -n "$(SMOKE_VENV)" ]; then bin=$(abspath $(SMOKE_VENV))/bin; \
 	  echo "controller: $$($$bin/ansible --version | head -1)"; fi; \
 	for attempt in $$(seq 0 $(MOLECULE_RETRIES)); do \
-	  if [ $$attempt -gt 0 ]; then echo "=== $$j failed; the end of its log, then attempt $$((attempt + 1))"; \
-	    grep -nE 'fatal:|FAILED!|failed=[1-9]' $$log | tail -10; tail -40 $$log; fi; \
+	  if [ $$attempt -gt 0 ]; then echo "=== $$j failed; the end of its log (whole: $$log.$$attempt), then attempt $$((attempt + 1))"; \
+	    cp $$log $$log.$$attempt; grep -nE 'fatal:|FAILED!|failed=[1-9]' $$log | tail -10; tail -40 $$log; fi; \
 	  if PATH=$$bin:$$PATH FLASKOPS_DISTRO=$$distro FLASKOPS_IMAGE=$$image FLASKOPS_OPERATIONS_STEPS=$$steps \
 	    MOLECULE_EPHEMERAL_DIRECTORY=$(abspath .cache/molecule-state)/$$j $$bin/molecule test -s $$s > $$log 2>&1; \
 	    then r=passed; [ $$attempt -gt 0 ] && r="passed on retry"; break; fi; \

@@ -37,7 +37,7 @@ echo "re-run without pipelining: ${nopipe_s}s, ${nopipe_tasks} tasks, changed=${
 
 echo "== where a no-change re-run spends its time (ansible.posix.profile_tasks)"
 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$BENCH_ROOT/.cache/bench/converge/profile.log" 2>&1
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$BENCH_ROOT/.cache/bench/converge/profile.log" 2>&1
 grep -E ' -+ [0-9.]+s$' "$BENCH_ROOT/.cache/bench/converge/profile.log" | tail -15 | tee "$BENCH_ROOT/.cache/bench/converge/slowest.txt"
 
 python3 - "$BENCH_OUT/converge.json" "$BENCH_ROOT/.cache/bench/converge/slowest.txt" <<PY

@@ -32,21 +32,21 @@ for n in $sizes; do
   export ANSIBLE_FORKS=$(( n + 1 > 10 ? n + 1 : 10 ))
 
   start=$(date +%s.%N)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$work/n$n/site.log" 2>&1 \
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$work/n$n/site.log" 2>&1 \
     || { tail -40 "$work/n$n/site.log"; exit 1; }
   converge_s=$(elapsed "$start")
   echo "site.yml: ${converge_s}s"
 
   bench_load_start "$lb" http://127.0.0.1/health "$domain"
   start=$(date +%s.%N)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/deploy.yml" \
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/deploy.yml" \
     -e "app_source_path=$work/hello-2.0.0" >"$work/n$n/rolling.log" 2>&1 || { tail -40 "$work/n$n/rolling.log"; exit 1; }
   rolling_s=$(elapsed "$start")
   load=$(bench_load_stop "$lb")
   echo "rolling deploy (serial 1): ${rolling_s}s, load: $(echo "$load" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], "requests,", d["failed"], "failed")')"
 
   start=$(date +%s.%N)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/deploy.yml" -e flaskops_serial=100% \
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/deploy.yml" -e flaskops_serial=100% \
     -e "app_source_path=$work/hello-3.0.0" >"$work/n$n/parallel.log" 2>&1 || { tail -40 "$work/n$n/parallel.log"; exit 1; }
   parallel_s=$(elapsed "$start")
   echo "deploy to all at once: ${parallel_s}s"

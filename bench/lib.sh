@@ -2,6 +2,8 @@
 # Shared helpers of the benchmark scripts: systemd test containers on a private docker network.
 set -euo pipefail
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The controller venv with ansible-playbook (make venv); another one with BENCH_VENV=<dir>.
+BENCH_VENV=${BENCH_VENV:-$BENCH_ROOT/.venv}
 BENCH_NET=${BENCH_NET:-flaskops-bench}
 BENCH_IMAGE=${FLASKOPS_IMAGE_DEBIAN12:-flaskops/debian12-systemd:latest}
 # The same image with sshd (scripts/test-hosts.sh image-ssh debian12), for hosts reached over SSH.
@@ -12,6 +14,7 @@ BENCH_SSH_KEY=$BENCH_ROOT/.cache/bench/ssh/id_ed25519
 # The options Ansible's ssh connection gets for the benchmark hosts (with pipelining on, see bench_host_vars).
 BENCH_SSH_ARGS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPersist=60s"
 BENCH_OUT=$BENCH_ROOT/bench/results
+# The controller venv whose ansible-playbook runs the plays (bench_play): BENCH_VENV, default the checkout's .venv.
 mkdir -p "$BENCH_OUT" "$BENCH_ROOT/.cache/bench"
 export ANSIBLE_COLLECTIONS_PATH=$BENCH_ROOT/.collections ANSIBLE_CONFIG=$BENCH_ROOT/ansible.cfg
 
@@ -155,7 +158,7 @@ bench_play_full() { # inventory playbook [extra args...]
   local start end log=${BENCH_PLAY_LOG:-} rc=0 counts
   [ -n "$log" ] || log=$(mktemp)
   start=$(date +%s.%N)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$log" 2>&1 || rc=$?
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$log" 2>&1 || rc=$?
   end=$(date +%s.%N)
   [ "$rc" = 0 ] || tail -30 "$log" >&2
   counts=$(bench_recap "$log")

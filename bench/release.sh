@@ -49,7 +49,7 @@ for conn in $connections; do
     *) echo "bench: BENCH_CONNECTION is docker, ssh or both (\"docker ssh\"), not $conn" >&2; exit 2 ;;
   esac
 done
-[ -x "$BENCH_ROOT/.venv/bin/ansible-playbook" ] || { echo "bench: no .venv; run make venv collection" >&2; exit 2; }
+[ -x "$BENCH_VENV/bin/ansible-playbook" ] || { echo "bench: no ansible-playbook in $BENCH_VENV; run make venv collection (or set BENCH_VENV)" >&2; exit 2; }
 
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
@@ -98,7 +98,7 @@ load_run() { # name playbook [args...]
   shift 2
   bench_load_start "$host" http://127.0.0.1/health "$domain"
   start=$(now)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$work/$name.log" 2>&1 || rc=$?
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$work/$name.log" 2>&1 || rc=$?
   seconds=$(since "$start")
   summary=$(bench_load_stop "$host")
   python3 - "$name" "$pb" "$rc" "$seconds" "$(bench_recap "$work/$name.log")" "$summary" >>"$work/runs.jsonl" <<'PY'
@@ -148,7 +148,7 @@ bench_connection() { # connection
 
   echo "=== $conn: profile of a no-change re-run (ansible.posix.profile_tasks, 15 slowest tasks)"
   ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15 \
-    "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$work/profile.log" 2>&1 ||
+    "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/site.yml" >"$work/profile.log" 2>&1 ||
     { echo "bench: the profiled run failed; see $work/profile.log" >&2; return 1; }
   grep -E ' -+ [0-9.]+s$' "$work/profile.log" | tail -15 | tee "$work/slowest.txt"
 

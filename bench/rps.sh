@@ -4,8 +4,10 @@
 #   nginx -> gunicorn   the collection's default stack (live slot, unix socket, default gunicorn settings)
 #   gunicorn alone      the same release and gunicorn.conf.py on 127.0.0.1:8100
 #   waitress alone      the same release, waitress-serve with 4 threads on 127.0.0.1:8300
+#   uWSGI alone         the same release's venv, Debian's uwsgi-core with the uwsgi role's defaults (2 processes x 2
+#                       threads, access log) on 127.0.0.1:8400
 #   Flask dev server    the same release, `flask run` (threaded) on 127.0.0.1:8200
-# Bounded: BENCH_ROUNDS (default 2) rounds over the four targets; in each, a target gets a 2 s warm-up and
+# Bounded: BENCH_ROUNDS (default 2) rounds over the five targets; in each, a target gets a 2 s warm-up and
 # BENCH_SECONDS (default 10) of wrk -t2 -c16. The mean of the rounds is reported, with each round's value.
 # Writes bench/results/rps.json and prints a table.
 source "$(dirname "$0")/lib.sh"
@@ -23,8 +25,9 @@ bench_inventory "$inv" "$host"
 read -r converge_s _ _ < <(bench_play "$inv" site.yml)
 echo "site.yml: ${converge_s}s"
 
-echo "== install wrk (Debian package) and start the servers to compare"
-docker exec "$host" bash -ec 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null'
+echo "== install wrk and uWSGI (Debian packages) and start the servers to compare"
+docker exec "$host" bash -ec 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk uwsgi-core \
+  uwsgi-plugin-python3 >/dev/null'
 docker exec "$host" bash -ec '
   rel=$(python3 -c "import json; s = json.load(open(\"/etc/hello/slots/state.json\")); print(s[\"slots\"][s[\"active\"]][\"release_dir\"])")
   run() { unit=$1; shift; systemd-run --quiet --unit="$unit" --uid=hello --gid=hello -p EnvironmentFile=/etc/hello/env \
@@ -32,7 +35,11 @@ docker exec "$host" bash -ec '
   run bench-gunicorn "$rel/.venv/bin/gunicorn" --config /etc/hello/gunicorn.conf.py --bind 127.0.0.1:8100
   run bench-waitress "$rel/.venv/bin/waitress-serve" --listen 127.0.0.1:8300 --threads 4 wsgi:app
   run bench-flask "$rel/.venv/bin/flask" --app wsgi:app run --host 127.0.0.1 --port 8200 --no-reload --no-debugger
-  for port in 8100 8200 8300; do
+  # uWSGI with the defaults of roles/uwsgi (processes, threads, harakiri, max-requests, buffer size), on TCP.
+  run bench-uwsgi /usr/bin/uwsgi-core --plugins python3 --strict --master --need-app --single-interpreter --lazy-apps \
+    --processes 2 --threads 2 --enable-threads --thunder-lock --harakiri 30 --buffer-size 8192 \
+    --http-socket 127.0.0.1:8400 --add-header "Connection: close" --module wsgi:app --virtualenv "$rel/.venv"
+  for port in 8100 8200 8300 8400; do
     for _ in $(seq 1 50); do
       python3 -c "import socket, sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1)" "$port" 2>/dev/null && break
       sleep 0.2
@@ -67,6 +74,7 @@ results=$(
     measure "nginx -> gunicorn (collection default)" "http://127.0.0.1:80/version"
     measure "gunicorn alone" "http://127.0.0.1:8100/version"
     measure "waitress alone (4 threads)" "http://127.0.0.1:8300/version"
+    measure "uWSGI alone (2 processes x 2 threads)" "http://127.0.0.1:8400/version"
     measure "Flask development server" "http://127.0.0.1:8200/version"
   done
 )

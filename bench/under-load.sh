@@ -28,7 +28,7 @@ run() { # name expected-rc playbook [args...]
   local start rc=0 summary
   bench_load_start "$host" http://127.0.0.1/health "$domain"
   start=$(date +%s.%N)
-  "$BENCH_ROOT/.venv/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$work/$name.log" 2>&1 || rc=$?
+  "$BENCH_VENV/bin/ansible-playbook" -i "$inv" "$BENCH_ROOT/playbooks/$pb" "$@" >"$work/$name.log" 2>&1 || rc=$?
   local seconds
   seconds=$(python3 -c "import time,sys; print('%.1f' % (time.time() - float(sys.argv[1])))" "$start")
   summary=$(bench_load_stop "$host")

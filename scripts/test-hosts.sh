@@ -7,7 +7,9 @@
 #                                         the same with an OpenSSH server (images/debian-systemd-ssh), built on top
 #                                         of it as flaskops/debian12-systemd-ssh, for the benchmarks over SSH
 #                                         (bench/release.sh); no keys in it: see its Dockerfile
-#   scripts/test-hosts.sh all             engine + debian12 + debian13
+#   scripts/test-hosts.sh judge-tools     the controller's tools of the judges scenario: node and npm (Debian's nodejs,
+#                                         npm) for the MDN HTTP Observatory (tests/judges/observatory.sh)
+#   scripts/test-hosts.sh all             engine + debian12 + debian13 + judge-tools
 #
 # Each image carries the hash of its recipe in the label org.flaskops.recipe and is rebuilt only when that changes.
 # The SSH variant's recipe is both Dockerfiles and the recipe hash of the image it is built on (its image id when that
@@ -154,10 +156,18 @@ image_ssh() {
   log "built $tag:latest"
 }
 
+judge_tools() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then return 0; fi
+  [ "$(id -u)" = 0 ] || { log "node and npm are missing and this is not root: apt-get install nodejs npm"; exit 1; }
+  log "installing Debian's nodejs and npm (the Observatory of the judges scenario)"
+  apt_install nodejs npm
+}
+
 case "${1:-all}" in
   engine) engine ;;
+  judge-tools) judge_tools ;;
   image) engine; image "${2:?distribution}" ;;
   image-ssh) engine; image_ssh "${2:?distribution}" ;;
-  all) engine; image debian12; image debian13 ;;
-  *) echo "usage: $0 engine|image DIST|image-ssh DIST|all" >&2; exit 2 ;;
+  all) engine; image debian12; image debian13; judge_tools ;;
+  *) echo "usage: $0 engine|image DIST|image-ssh DIST|judge-tools|all" >&2; exit 2 ;;
 esac

@@ -119,7 +119,7 @@ options:
       - The server the slot runs the release with. Required by O(action=commit), and by O(action=status) with
         O(release_dir) when O(fingerprint) is not given.
     type: str
-    choices: [gunicorn, waitress]
+    choices: [gunicorn, waitress, uwsgi]
   runtime_files:
     description:
       - The files a slot depends on besides its release (env file, server configuration, unit files), whose SHA-1
@@ -680,7 +680,7 @@ def main() -> t.NoReturn:
             "release_dir": {"type": "path"},
             "release": {"type": "str"},
             "fingerprint": {"type": "str"},
-            "server": {"type": "str", "choices": ["gunicorn", "waitress"]},
+            "server": {"type": "str", "choices": ["gunicorn", "waitress", "uwsgi"]},
             "runtime_files": {"type": "list", "elements": "path", "default": []},
             "slot_format": {"type": "int", "default": 1},
             "restart": {"type": "bool", "default": False},

@@ -74,7 +74,7 @@ options:
     description: The application server the slot runs.
     type: str
     required: true
-    choices: [gunicorn, waitress]
+    choices: [gunicorn, waitress, uwsgi]
   exec_start:
     description: The slot's command (its C(ExecStart=)).
     type: str
@@ -545,7 +545,7 @@ def main() -> t.NoReturn:
             "state": {"type": "dict", "required": True},
             "release": {"type": "str"},
             "release_dir": {"type": "path", "required": True},
-            "server": {"type": "str", "required": True, "choices": ["gunicorn", "waitress"]},
+            "server": {"type": "str", "required": True, "choices": ["gunicorn", "waitress", "uwsgi"]},
             "exec_start": {"type": "str", "required": True},
             "group": {"type": "str", "required": True},
             "config_dir": {"type": "path", "required": True},

@@ -23,7 +23,7 @@ def test_surveys_match_the_argument_specs():
 def test_app_server_question_offers_the_roles_choices():
     spec = json.loads((ROOT / "awx" / "surveys" / "deploy.json").read_text())
     server = next(q for q in spec["spec"] if q["variable"] == "app_server")
-    assert server["choices"] == ["gunicorn", "waitress"]
+    assert server["choices"] == ["gunicorn", "waitress", "uwsgi"]
     assert server["default"] == "gunicorn"
 
 

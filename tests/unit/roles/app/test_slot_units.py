@@ -13,6 +13,8 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _gunicorn as gunicorn
+
 REPO = pathlib.Path(__file__).resolve().parents[4]
 ROLES = REPO / "roles"
 BASE = {
@@ -106,6 +108,7 @@ def test_unix_slots_remove_stale_listen_dropins_and_write_local_overrides():
     ("gunicorn", "/srv/hello/releases/abc/.venv/bin/gunicorn --config /etc/hello/slots/green/gunicorn.conf.py"),
     ("waitress", "/srv/hello/releases/abc/.venv/bin/python /usr/local/lib/flaskops/waitress_systemd.py "
                  "/etc/hello/slots/green/waitress.json"),
+    ("uwsgi", "/usr/bin/uwsgi-core --ini /etc/hello/slots/green/uwsgi.ini --virtualenv /srv/hello/releases/abc/.venv"),
 ])
 def test_a_slot_runs_its_release_directory(server, command):
     t = templar({"app_server": server, "__app_release_dir": "/srv/hello/releases/abc", "__app_next": "green"})
@@ -121,6 +124,14 @@ def test_waitress_launcher_path_matches_the_app_role():
     assert expr(app, "__app_waitress_wrapper") == expr(waitress, "__waitress_wrapper")
 
 
+def test_uwsgi_binary_matches_the_app_role_and_its_config_renews_the_slot():
+    app = templar({"app_server": "uwsgi", "__app_release_dir": "/srv/hello/releases/abc"})
+    uwsgi = templar(roles=("app", "uwsgi"))
+    assert expr(app, "__app_uwsgi_binary") == expr(uwsgi, "__uwsgi_binary")
+    assert "/etc/hello/uwsgi.ini" in expr(app, "__app_runtime_files")
+    assert expr(app, "__app_servers[app_server].config") == ["uwsgi.ini"]
+
+
 def test_waitress_configuration_trusts_only_the_proxy_on_the_socket():
     t = templar({"waitress_threads": 6}, roles=("app", "waitress"))
     config = expr(t, "__waitress_config")
@@ -134,13 +145,35 @@ def test_waitress_configuration_trusts_only_the_proxy_on_the_socket():
     assert tcp["adjustments"]["trusted_proxy"] == "127.0.0.1"
 
 
-def test_gunicorn_configuration_compiles_and_computes_workers():
-    t = templar(roles=("app", "gunicorn"))
+def gunicorn_config(overrides=None):
+    """gunicorn.conf.py as configure.yml writes it: flaskops.deploy.gunicorn_settings first, on the role's values."""
+    t = templar(overrides, roles=("app", "gunicorn"))
+    settings = gunicorn.worker_settings(
+        expr(t, "gunicorn_worker_class"),
+        expr(t, "gunicorn_workers"),
+        int(expr(t, "__gunicorn_workers | int")),
+        expr(t, "gunicorn_max_requests"),
+        expr(t, "gunicorn_max_requests_jitter"),
+        expr(t, "gunicorn_socketio"),
+    )
+    t = t.copy_with_new_env(available_variables={**t.available_variables, "__gunicorn_settings": settings})
     source = (ROLES / "gunicorn" / "templates" / "gunicorn.conf.py.j2").read_text(encoding="utf-8")
     text = t.template(trust_as_template(source), escape_backslashes=False)
     namespace = {}
     exec(compile(text, "gunicorn.conf.py", "exec"), namespace)  # noqa: S102 - our own rendered settings
+    return namespace
+
+
+def test_gunicorn_configuration_compiles_and_computes_workers():
+    namespace = gunicorn_config()
     assert namespace["workers"] == 5  # min(2 x 2 + 1, 1985 // 128), at least 2
     assert namespace["wsgi_app"] == "wsgi:app"
     assert namespace["graceful_timeout"] == 30
+    assert (namespace["max_requests"], namespace["max_requests_jitter"]) == (1000, 100)
     assert "bind" not in namespace  # systemd passes the socket
+
+
+def test_gunicorn_socketio_runs_one_eventlet_worker_never_recycled():
+    namespace = gunicorn_config({"gunicorn_worker_class": "eventlet", "gunicorn_socketio": True})
+    assert (namespace["worker_class"], namespace["workers"]) == ("eventlet", 1)
+    assert (namespace["max_requests"], namespace["max_requests_jitter"]) == (0, 0)

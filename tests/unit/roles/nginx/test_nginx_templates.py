@@ -495,3 +495,55 @@ def test_trusted_proxies_can_be_given_and_site_names_make_valid_variables(nginx_
     text = render(nginx_templar, nginx_site_name="hello-app", nginx_trusted_proxies=["10.1.0.0/16"])
     assert "geo $realip_remote_addr $hello_app_via_proxy" in text
     assert directives(servers(text)[0], "set_real_ip_from") == ["10.1.0.0/16"]
+
+
+def test_websockets_are_off_by_default_and_keep_alive_stays(nginx_templar):
+    dummy, https = servers(render(nginx_templar, **TLS))
+    root = location(https, "/")
+    assert directives(root, "proxy_set_header")[0] == 'Connection ""'
+    assert "Upgrade" not in https
+    assert "location /socket.io/" not in https
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, False),
+        ({"nginx_app_async_workers": True}, True),
+        ({"nginx_app_async_workers": True, "nginx_websocket": False}, False),
+        ({"nginx_websocket": True}, True),
+        ({"nginx_websocket": "auto", "nginx_app_async_workers": False}, False),
+    ],
+)
+def test_websocket_switch(nginx_templar, overrides, expected):
+    assert nginx_templar(overrides).expr("__nginx_websocket") is expected
+
+
+def test_websockets_pass_the_upgrade_and_keep_alive_for_other_requests(nginx_templar):
+    dummy, https = servers(render(nginx_templar, nginx_app_async_workers=True, **TLS))
+    for path in ("/", "/socket.io/"):
+        headers = directives(location(https, path), "proxy_set_header")
+        assert "Upgrade $http_upgrade" in headers
+        assert "Connection $flaskops_connection_upgrade" in headers
+        assert 'Connection ""' not in headers
+    assert directives(location(https, "/"), "proxy_read_timeout") == ["60s"]
+    socket_io = location(https, "/socket.io/")
+    assert directives(socket_io, "proxy_read_timeout") == ["3600s"]
+    assert directives(socket_io, "proxy_send_timeout") == ["3600s"]
+    assert directives(socket_io, "proxy_pass") == ["http://hello_app"]
+    assert directives(socket_io, "proxy_http_version") == ["1.1"]
+
+
+def test_websocket_paths_and_timeout_are_variables(nginx_templar):
+    (http,) = servers(render(nginx_templar, nginx_websocket=True, nginx_websocket_locations=["/ws/", "/live/"], nginx_websocket_timeout=600))
+    for path in ("/ws/", "/live/"):
+        assert directives(location(http, path), "proxy_read_timeout") == ["600s"]
+    assert "location /socket.io/" not in http
+
+
+def test_the_connection_map_is_global(nginx_templar):
+    """An upgrade request gets `Connection: upgrade`; any other an empty header, so the upstream keep-alive stays."""
+    text = render(nginx_templar, "flaskops.conf.j2")
+    block = re.search(r"map \$http_upgrade \$flaskops_connection_upgrade \{(.*?)\}", text, re.S).group(1)
+    assert directives(block, "default") == ["upgrade"]
+    assert directives(block, "''") == ["''"]

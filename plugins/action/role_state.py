@@ -1,0 +1,167 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.role_state: the fingerprint on the controller, the comparison on the host.
+
+The documentation is in plugins/modules/role_state.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _role_state as rs
+from ansible_collections.flaskops.deploy.plugins.module_utils._tree_hash import tree_hash
+
+# The role's own files whose change makes its next run a full one.
+CONTENT_DIRS = ("defaults", "files", "handlers", "meta", "tasks", "templates", "vars")
+EXCLUDE = ("__pycache__", "*.pyc", ".*")
+# plugins/action/role_state.py -> the collection's root
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UNDEFINED = "<undefined>"
+
+_CACHE = {}
+
+
+def _yaml(path):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def collection_version(root=COLLECTION_ROOT):
+    """The version of the installed collection (MANIFEST.json) or of a checkout (galaxy.yml)."""
+    key = ("version", root)
+    if key not in _CACHE:
+        version = "unknown"
+        for name in ("MANIFEST.json", "galaxy.yml"):
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                data = _yaml(path) or {}
+                version = str(data.get("collection_info", data).get("version", "unknown"))
+                break
+        _CACHE[key] = version
+    return _CACHE[key]
+
+
+def role_content(role_path):
+    """One hash of the role's own files (paths, executable bits, contents)."""
+    key = ("content", role_path)
+    if key not in _CACHE:
+        parts = [(d, tree_hash(os.path.join(role_path, d), EXCLUDE))
+                 for d in CONTENT_DIRS if os.path.isdir(os.path.join(role_path, d))]
+        _CACHE[key] = rs.digest(parts, length=64)
+    return _CACHE[key]
+
+
+def declared(role_path, entry_point):
+    """Names of the options the role's argument spec declares for an entry point."""
+    key = ("spec", role_path, entry_point)
+    if key not in _CACHE:
+        path = os.path.join(role_path, "meta", "argument_specs.yml")
+        try:
+            specs = (_yaml(path) or {}).get("argument_specs", {})
+        except (OSError, yaml.YAMLError) as exc:
+            raise AnsibleActionFail("role_state: cannot read %s: %s" % (path, to_native(exc)))
+        if entry_point not in specs:
+            raise AnsibleActionFail("role_state: %s declares no entry point %r" % (path, entry_point))
+        _CACHE[key] = sorted((specs[entry_point] or {}).get("options", {}) or {})
+    return _CACHE[key]
+
+
+def _combine(*layers):
+    merged = {}
+    for layer in layers:
+        merged.update(layer or {})
+    return merged
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    # Settings a role keeps in its vars/main.yml as __<role>_state_<name>, used when the task does not give them.
+    SETTINGS = ("scope", "facts", "roles", "force")
+
+    def _task_role_path(self, task_vars):
+        role = getattr(self._task, "_role", None)
+        path = getattr(role, "_role_path", None) or task_vars.get("role_path")
+        return path if path and os.path.isdir(path) else None
+
+    def _load_vars_file(self, path):
+        if not os.path.isfile(path):
+            return {}
+        try:
+            data = self._loader.load_from_file(path, trusted_as_template=True)
+        except TypeError:  # ansible-core before 2.19 trusts every template
+            data = self._loader.load_from_file(path)
+        return data if isinstance(data, dict) else {}
+
+    def _context(self, args, task_vars):
+        """(role name, role path, templar, variables) of the role the state is about.
+
+        Inside the role, its own variables; from a play (the preflight), the role's defaults under the play's
+        variables under the role's vars, the precedence a run of the role gives them.
+        """
+        own = self._task_role_path(task_vars)
+        role = args.get("role") or (os.path.basename(own).split(".")[-1] if own else None)
+        if not role:
+            raise AnsibleActionFail("role_state: name the role (role) outside a role")
+        if own and os.path.basename(own).split(".")[-1] == role:
+            return role, own, self._templar, task_vars
+        path = os.path.join(os.path.dirname(own) if own else os.path.join(COLLECTION_ROOT, "roles"), role)
+        if not os.path.isdir(path):
+            raise AnsibleActionFail("role_state: no role %r at %s" % (role, path))
+        variables = _combine(self._load_vars_file(os.path.join(path, "defaults", "main.yml")), task_vars,
+                             self._load_vars_file(os.path.join(path, "vars", "main.yml")))
+        return role, path, self._templar.copy_with_new_env(available_variables=variables), variables
+
+    @staticmethod
+    def _value(name, templar, variables):
+        if name not in variables:
+            return UNDEFINED
+        try:
+            return templar.template(variables[name])
+        except AnsibleError:
+            return UNDEFINED
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        state = args.get("state", "query")
+        role, role_path, templar, variables = self._context(args, task_vars)
+        args["role"] = role
+        if state != "commit":
+            for name in self.SETTINGS:
+                if args.get(name) is None:
+                    value = self._value("__%s_state_%s" % (role, name), templar, variables)
+                    if value is not UNDEFINED:
+                        args[name] = value
+            exclude = set(args.get("exclude") or [])
+            names = set(declared(role_path, args.get("entry_point") or "main"))
+            content = [role_content(role_path)]
+            # Roles this one includes: their declared inputs (main) and their files count as this role's.
+            for other in args.get("roles") or []:
+                other_path = os.path.join(os.path.dirname(role_path), other)
+                if not os.path.isdir(other_path):
+                    raise AnsibleActionFail("role_state: no role %r next to %s" % (other, role_path))
+                names.update(declared(other_path, "main"))
+                content.append(role_content(other_path))
+            inputs = {name: self._value(name, templar, variables) for name in sorted(names - exclude)}
+            # One switch for every role of a play: flaskops_full_converge (a playbook or extra variable).
+            full = self._value("flaskops_full_converge", templar, variables)
+            args["force"] = boolean(args.get("force") or False, strict=False) or (
+                full not in (UNDEFINED, None, "") and boolean(full, strict=False))
+            args["fingerprint"] = rs.fingerprint(inputs, rs.digest(content, length=64) if len(content) > 1
+                                                 else content[0], collection_version(), args.get("facts") or {})
+        result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=args,
+                                           task_vars=task_vars))
+        return result

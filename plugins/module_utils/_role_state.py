@@ -1,0 +1,211 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Whether a role has anything to do: pure functions on plain data (no Ansible, no host access).
+
+A role's *fingerprint* is what its last full run depended on: the values of the variables its argument spec declares
+(one short hash each, so that a stale stamp can name the input that changed), a hash of the role's own files, the
+collection version and the few host facts the role reads. A *stamp* is written on the host at the end of the role's
+last full successful run: the fingerprint plus what the role left on the host (the sha256 of each file it owns, the
+paths that must stay absent, the units that must be active and enabled, the packages that must be installed).
+
+``reasons(stamp, wanted, observed)`` compares the two and lists why the role must run in full; no reason means the
+role has nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+STAMP_FORMAT = 1
+ABSENT = None  # the observed digest of a path that does not exist
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+
+
+class StampError(ValueError):
+    """A stamp that cannot be read (not JSON, wrong format, wrong types)."""
+
+
+def canonical(value):
+    """A JSON text that is the same for equal values (sorted keys, no spaces); other types as their str()."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+
+
+def digest(value, length=16):
+    """Short sha256 hex digest of a value's canonical JSON."""
+    return hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()[:length]
+
+
+def input_digests(values):
+    """{name: digest} of each input; the values themselves never leave the controller (secrets among them)."""
+    return {str(name): digest(value) for name, value in sorted(values.items())}
+
+
+def fingerprint(inputs, content, version, facts):
+    """The fingerprint of a role run: what the stamp records and what the next run compares against.
+
+    A fact whose value is None was not gathered by this play (deploy.yml gathers none): it stays None, and is not
+    compared (see fingerprint_reasons).
+    """
+    return {
+        "inputs": input_digests(inputs),
+        "content": str(content),
+        "version": str(version),
+        "facts": {str(name): (None if value is None else digest(value)) for name, value in sorted(facts.items())},
+    }
+
+
+def stamp_name(role, scope=""):
+    """File name of a role's stamp: <role>.json, or <role>.<scope>.json for one instance of a role."""
+    for part in (role,) + ((scope,) if scope else ()):
+        if not NAME.match(part or ""):
+            raise ValueError("not a valid stamp name part: %r (letters, digits, _ . @ -)" % (part,))
+    return "%s.%s.json" % (role, scope) if scope else "%s.json" % role
+
+
+def build_stamp(wanted, files, absent, units, packages):
+    """The stamp a full run records: its fingerprint and the state it left (observed right after the run)."""
+    return {
+        "format": STAMP_FORMAT,
+        "fingerprint": wanted,
+        "files": dict(sorted(files.items())),
+        "absent": sorted(set(absent)),
+        "units": sorted(set(units)),
+        "packages": sorted(set(packages)),
+    }
+
+
+def parse_stamp(text):
+    """The stamp in a file's text; StampError when it is not one this version wrote."""
+    try:
+        stamp = json.loads(text)
+    except ValueError as exc:
+        raise StampError("not JSON: %s" % exc)
+    if not isinstance(stamp, dict) or stamp.get("format") != STAMP_FORMAT:
+        raise StampError("not a stamp of format %d" % STAMP_FORMAT)
+    fp = stamp.get("fingerprint")
+    if not isinstance(fp, dict) or not all(isinstance(fp.get(k), dict) for k in ("inputs", "facts")):
+        raise StampError("no fingerprint")
+    if not isinstance(stamp.get("files"), dict):
+        raise StampError("no files")
+    for key in ("absent", "units", "packages"):
+        if not isinstance(stamp.get(key), list):
+            raise StampError("no list of %s" % key)
+    return stamp
+
+
+def _changed_names(old, new):
+    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
+
+
+def fingerprint_reasons(recorded, wanted):
+    """Why a recorded fingerprint differs from the wanted one (empty when they are the same)."""
+    reasons = []
+    if recorded.get("version") != wanted.get("version"):
+        reasons.append("collection version %s -> %s" % (recorded.get("version"), wanted.get("version")))
+    if recorded.get("content") != wanted.get("content"):
+        reasons.append("role content changed")
+    names = _changed_names(recorded.get("inputs", {}), wanted.get("inputs", {}))
+    if names:
+        reasons.append("input changed: %s" % ", ".join(names))
+    wanted_facts = {name: value for name, value in wanted.get("facts", {}).items() if value is not None}
+    names = _changed_names({name: recorded.get("facts", {}).get(name) for name in wanted_facts}, wanted_facts)
+    if names:
+        reasons.append("host fact changed: %s" % ", ".join(names))
+    return reasons
+
+
+def host_reasons(stamp, observed):
+    """Why the host no longer matches what the stamp recorded.
+
+    ``observed`` holds what the host shows now for the stamp's own lists: ``files`` {path: sha256 or None},
+    ``units`` {name: {"active": bool, "enabled": bool}}, ``packages`` {name: bool}.
+    """
+    reasons = []
+    files = observed.get("files", {})
+    for path, sha in sorted(stamp["files"].items()):
+        now = files.get(path, ABSENT)
+        if now is ABSENT and sha is not ABSENT:
+            reasons.append("file missing: %s" % path)
+        elif now != sha:
+            reasons.append("file changed: %s" % path)
+    for path in stamp["absent"]:
+        if files.get(path, ABSENT) is not ABSENT:
+            reasons.append("file present: %s" % path)
+    units = observed.get("units", {})
+    for unit in stamp["units"]:
+        status = units.get(unit, {})
+        if not status.get("active"):
+            reasons.append("unit not active: %s" % unit)
+        if not status.get("enabled"):
+            reasons.append("unit not enabled: %s" % unit)
+    packages = observed.get("packages", {})
+    for package in stamp["packages"]:
+        if not packages.get(package):
+            reasons.append("package not installed: %s" % package)
+    return reasons
+
+
+def reasons(stamp_text, wanted, observed=None, force=False):
+    """Every reason the role must run in full; [] when it has nothing to do.
+
+    ``stamp_text`` is the stamp file's text (None when there is none); ``observed`` what the host shows for the
+    stamp's files, units and packages (see host_reasons).
+    """
+    found = ["forced (flaskops_full_converge, or the role's own rule)"] if force else []
+    if stamp_text is None:
+        return found + ["no stamp (first run, or the last full run did not finish)"]
+    try:
+        stamp = parse_stamp(stamp_text)
+    except StampError as exc:
+        return found + ["stamp unreadable (%s)" % exc]
+    found += fingerprint_reasons(stamp["fingerprint"], wanted)
+    found += host_reasons(stamp, observed or {})
+    return found
+
+
+def watched(stamp_text):
+    """The paths, units and packages a stamp asks the host about ({} lists when it cannot be read)."""
+    try:
+        stamp = parse_stamp(stamp_text) if stamp_text is not None else None
+    except StampError:
+        stamp = None
+    if stamp is None:
+        return {"files": [], "units": [], "packages": []}
+    return {
+        "files": sorted(set(stamp["files"]) | set(stamp["absent"])),
+        "units": list(stamp["units"]),
+        "packages": list(stamp["packages"]),
+    }
+
+
+def parse_systemctl_show(text):
+    """{unit: {"active": bool, "enabled": bool}} from ``systemctl show -p Id -p ActiveState -p UnitFileState``.
+
+    systemctl separates the units' blocks with an empty line; an enabled-runtime, static or alias unit file counts
+    as enabled (it starts without an enable of its own), a generated or transient one too.
+    """
+    units = {}
+    for block in re.split(r"\n\s*\n", text.strip()):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "Id" not in props:
+            continue
+        units[props["Id"]] = {
+            "active": props.get("ActiveState") in ("active", "reloading"),
+            "enabled": props.get("UnitFileState") in ("enabled", "enabled-runtime", "static", "alias", "generated",
+                                                      "transient", "indirect"),
+        }
+    return units
+
+
+def parse_dpkg_status(text):
+    """{package: installed} from ``dpkg-query -W -f '${Package} ${db:Status-Status}\\n'`` (arch suffixes dropped)."""
+    packages = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            packages[parts[0].split(":", 1)[0]] = parts[-1] == "installed"
+    return packages

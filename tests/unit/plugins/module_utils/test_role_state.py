@@ -1,0 +1,182 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Tests of module_utils/_role_state.py: when a role has nothing to do, and every reason it must run in full."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _role_state as rs
+
+INPUTS = {"nginx_site_name": "hello", "nginx_server_names": ["hello.example.com"], "nginx_tls_profile": "intermediate"}
+FACTS = {"distribution_release": "bookworm"}
+SITE = "/etc/nginx/sites-available/hello"
+DEFAULT = "/etc/nginx/sites-enabled/default"
+
+
+def wanted(inputs=None, content="c1", version="1.0.0", facts=None):
+    return rs.fingerprint(INPUTS if inputs is None else inputs, content, version, FACTS if facts is None else facts)
+
+
+def stamp_text(fp=None):
+    stamp = rs.build_stamp(fp or wanted(), {SITE: "aaa"}, [DEFAULT], ["nginx.service"], ["nginx"])
+    return rs.canonical(stamp) + "\n"
+
+
+def healthy():
+    return {
+        "files": {SITE: "aaa", DEFAULT: rs.ABSENT},
+        "units": {"nginx.service": {"active": True, "enabled": True}},
+        "packages": {"nginx": True},
+    }
+
+
+def test_unchanged_has_nothing_to_do():
+    assert rs.reasons(stamp_text(), wanted(), healthy()) == []
+
+
+def test_input_changed_names_the_input():
+    changed = dict(INPUTS, nginx_tls_profile="modern")
+    assert rs.reasons(stamp_text(), wanted(inputs=changed), healthy()) == ["input changed: nginx_tls_profile"]
+
+
+def test_input_added_or_removed_counts():
+    more = dict(INPUTS, nginx_hsts_max_age=1)
+    assert rs.reasons(stamp_text(), wanted(inputs=more), healthy()) == ["input changed: nginx_hsts_max_age"]
+
+
+def test_inputs_are_hashed_not_kept():
+    fp = wanted(inputs={"app_secret_key": "s3cr3t-value"})
+    assert "s3cr3t-value" not in json.dumps(fp)
+    assert len(fp["inputs"]["app_secret_key"]) == 16
+
+
+def test_equal_values_give_equal_digests_whatever_the_key_order():
+    assert rs.digest({"a": 1, "b": [1, 2]}) == rs.digest({"b": [1, 2], "a": 1})
+    assert rs.digest([1, 2]) != rs.digest([2, 1])
+
+
+def test_file_drifted():
+    observed = healthy()
+    observed["files"][SITE] = "bbb"
+    assert rs.reasons(stamp_text(), wanted(), observed) == ["file changed: %s" % SITE]
+
+
+def test_file_removed():
+    observed = healthy()
+    del observed["files"][SITE]
+    assert rs.reasons(stamp_text(), wanted(), observed) == ["file missing: %s" % SITE]
+
+
+def test_path_that_must_stay_absent_came_back():
+    observed = healthy()
+    observed["files"][DEFAULT] = "ccc"
+    assert rs.reasons(stamp_text(), wanted(), observed) == ["file present: %s" % DEFAULT]
+
+
+def test_unit_stopped():
+    observed = healthy()
+    observed["units"]["nginx.service"] = {"active": False, "enabled": True}
+    assert rs.reasons(stamp_text(), wanted(), observed) == ["unit not active: nginx.service"]
+
+
+def test_unit_disabled_or_unknown():
+    observed = healthy()
+    observed["units"] = {}
+    assert rs.reasons(stamp_text(), wanted(), observed) == [
+        "unit not active: nginx.service", "unit not enabled: nginx.service"]
+
+
+def test_package_removed():
+    observed = healthy()
+    observed["packages"] = {"nginx": False}
+    assert rs.reasons(stamp_text(), wanted(), observed) == ["package not installed: nginx"]
+
+
+def test_missing_stamp():
+    assert rs.reasons(None, wanted(), healthy()) == ["no stamp (first run, or the last full run did not finish)"]
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[]", '{"format": 99}', '{"format": 1, "fingerprint": {}}',
+                                  '{"format": 1, "fingerprint": {"inputs": {}, "facts": {}}, "files": []}',
+                                  "unreadable: [Errno 13] Permission denied"])
+def test_corrupt_stamp(text):
+    found = rs.reasons(text, wanted(), healthy())
+    assert len(found) == 1 and found[0].startswith("stamp unreadable")
+
+
+def test_role_content_changed():
+    assert rs.reasons(stamp_text(), wanted(content="c2"), healthy()) == ["role content changed"]
+
+
+def test_collection_upgraded():
+    assert rs.reasons(stamp_text(), wanted(version="1.1.0"), healthy()) == ["collection version 1.0.0 -> 1.1.0"]
+
+
+def test_host_fact_changed():
+    found = rs.reasons(stamp_text(), wanted(facts={"distribution_release": "trixie"}), healthy())
+    assert found == ["host fact changed: distribution_release"]
+
+
+def test_a_fact_the_play_did_not_gather_is_not_compared():
+    assert rs.reasons(stamp_text(), wanted(facts={"distribution_release": None}), healthy()) == []
+    recorded_without = rs.canonical(rs.build_stamp(wanted(facts={"distribution_release": None}), {SITE: "aaa"}, [DEFAULT],
+                                                   ["nginx.service"], ["nginx"]))
+    assert rs.reasons(recorded_without, wanted(), healthy()) == ["host fact changed: distribution_release"]
+
+
+def test_force_runs_in_full_even_when_unchanged():
+    assert rs.reasons(stamp_text(), wanted(), healthy(), force=True) == ["forced (flaskops_full_converge, or the role's own rule)"]
+
+
+def test_every_reason_is_listed():
+    observed = healthy()
+    observed["files"][SITE] = "bbb"
+    observed["units"]["nginx.service"]["active"] = False
+    found = rs.reasons(stamp_text(), wanted(version="2.0.0", content="c9"), observed)
+    assert found == ["collection version 1.0.0 -> 2.0.0", "role content changed", "file changed: %s" % SITE,
+                     "unit not active: nginx.service"]
+
+
+def test_stamp_round_trip_and_watched_paths():
+    text = stamp_text()
+    assert rs.parse_stamp(text)["fingerprint"] == wanted()
+    assert rs.watched(text) == {"files": sorted([SITE, DEFAULT]), "units": ["nginx.service"], "packages": ["nginx"]}
+    assert rs.watched(None) == {"files": [], "units": [], "packages": []}
+    assert rs.watched("garbage") == {"files": [], "units": [], "packages": []}
+
+
+def test_stamp_text_is_stable():
+    assert stamp_text() == stamp_text()
+
+
+@pytest.mark.parametrize("role,scope,name", [("nginx", "", "nginx.json"), ("nginx", "hello", "nginx.hello.json"),
+                                             ("systemd", "hello@.service", "systemd.hello@.service.json")])
+def test_stamp_name(role, scope, name):
+    assert rs.stamp_name(role, scope) == name
+
+
+@pytest.mark.parametrize("role,scope", [("../etc", ""), ("nginx", "a/b"), ("", ""), ("nginx", ".hidden")])
+def test_stamp_name_refuses_paths(role, scope):
+    with pytest.raises(ValueError):
+        rs.stamp_name(role, scope)
+
+
+def test_parse_systemctl_show():
+    text = ("Id=nginx.service\nActiveState=active\nUnitFileState=enabled\n\n"
+            "Id=hello@blue.service\nActiveState=inactive\nUnitFileState=disabled\n\n"
+            "Id=certbot.timer\nActiveState=active\nUnitFileState=enabled-runtime\n")
+    assert rs.parse_systemctl_show(text) == {
+        "nginx.service": {"active": True, "enabled": True},
+        "hello@blue.service": {"active": False, "enabled": False},
+        "certbot.timer": {"active": True, "enabled": True},
+    }
+
+
+def test_parse_dpkg_status():
+    text = "nginx installed\nopenssl:amd64 installed\ncertbot not-installed\n"
+    assert rs.parse_dpkg_status(text) == {"nginx": True, "openssl": True, "certbot": False}
