@@ -236,7 +236,7 @@ def plan(
     Returns ``stop`` (instances and timers to stop and disable before the unit files change: removed types, instances
     beyond ``instances``, removed jobs), ``absent`` (unit files to remove), ``restart`` (running processes whose unit
     changed; they stop gracefully, then start), ``start`` (processes and timers to start), ``enable`` (to enable),
-    ``restart_timers`` (timers whose schedule changed), ``manifest`` (what to record), ``manifest_changed`` and
+    ``restart_timers`` (running timers whose schedule or job changed), ``manifest`` (what to record), ``manifest_changed`` and
     ``changes`` (whether anything is to do).
     """
     fingerprints = {unit["name"]: fingerprint(unit) for unit in desired_units}
@@ -262,7 +262,9 @@ def plan(
     for unit in timer_units:
         if state(unit).get("ActiveState", "") not in RUNNING_STATES:
             start_timers.append(unit)
-        elif unit in changed:
+        elif unit in changed or unit[:-len(".timer")] + ".service" in changed:
+            # A timer whose job changed (every flip: the job names the release) is re-armed: systemd 252 (Debian 12)
+            # was seen to stop triggering a timer after the daemon-reload that changed its service while it ran.
             restart_timers.append(unit)
     enable = [unit for unit in running if state(unit).get("UnitFileState") != "enabled"]
     manifest = {"format": MANIFEST_VERSION, "units": fingerprints, "running": running}

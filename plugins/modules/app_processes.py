@@ -259,7 +259,8 @@ plan:
       elements: str
       returned: always
     restart_timers:
-      description: Running timers whose schedule changed.
+      description: Running timers whose schedule or job changed (every flip changes the job, which names the release);
+        a restart re-arms them.
       type: list
       elements: str
       returned: always

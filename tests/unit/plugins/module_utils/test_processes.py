@@ -160,11 +160,12 @@ def test_a_second_run_does_nothing() -> None:
     {"release": "r2", "release_dir": "/srv/hello/releases/r2"},  # a deploy or a rollback
     {"env_file": "/etc/hello/slots/green/env"},  # a restart: the same release in the other slot
 ])
-def test_a_flip_restarts_the_processes_but_not_the_timers(change: dict) -> None:
+def test_a_flip_restarts_the_processes_and_rearms_the_timers(change: dict) -> None:
     recorded, observed = settled([process()], [timer()], context())
     result = run([process()], [timer()], context(**change), recorded, observed)
     assert result["restart"] == ["hello-worker@1.service", "hello-worker@2.service"]
-    assert result["start"] == [] and result["restart_timers"] == [] and result["stop"] == []
+    assert result["restart_timers"] == ["hello-report.timer"]
+    assert result["start"] == [] and result["stop"] == []
     assert result["changes"]
 
 

@@ -111,7 +111,7 @@ def test_apply_then_a_second_plan_has_nothing_to_do(tmp_path: t.Any, systemd: Sy
     assert again["changes"] is False
 
 
-def test_a_new_release_restarts_the_workers(tmp_path: t.Any, systemd: Systemd) -> None:
+def test_a_new_release_restarts_the_workers_and_rearms_the_timers(tmp_path: t.Any, systemd: Systemd) -> None:
     plan = run_module(app_processes.main, plan_args(tmp_path))["plan"]
     run_module(app_processes.main, {"action": "apply", "app_name": "hello", "group": "root",
                                     "manifest": str(tmp_path / "processes.json"), "plan": plan})
@@ -119,7 +119,8 @@ def test_a_new_release_restarts_the_workers(tmp_path: t.Any, systemd: Systemd) -
     plan = run_module(app_processes.main, plan_args(tmp_path, release="r2", release_dir="/srv/hello/releases/r2"))["plan"]
     run_module(app_processes.main, {"action": "apply", "app_name": "hello", "group": "root",
                                     "manifest": str(tmp_path / "processes.json"), "plan": plan})
-    assert systemd.commands == [["systemctl", "restart", "--", "hello-worker@1.service", "hello-worker@2.service"]]
+    assert systemd.commands == [["systemctl", "restart", "--", "hello-worker@1.service", "hello-worker@2.service"],
+                                ["systemctl", "restart", "--", "hello-tick.timer"]]
 
 
 def test_check_mode_reports_without_running_anything(tmp_path: t.Any, systemd: Systemd) -> None:
