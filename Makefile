@@ -96,7 +96,7 @@ SMOKE_OPERATIONS ?= site,deploy,restart,rollback
 MATRIX_MIN_VENV := .cache/matrix-min-venv
 SMOKE_VENV ?=
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/harden debian12/judges debian12/default $(SMOKE_DISTRO)/default debian12/tls matrix-newest \
+JOB_ORDER := debian12/fleet debian12/harden debian12/judges debian12/default $(SMOKE_DISTRO)/default debian12/tls debian12/workers matrix-newest \
   debian12/backup debian12/apps newcomer debian12/waitress matrix-min debian12/nginx debian12/certbot debian12/awx debian12/uwsgi \
   debian12/python_venv
 
