@@ -249,8 +249,10 @@ def plan(
     def state(unit: str) -> dict[str, str]:
         return observed.get(unit) or {}
 
-    stop = [unit for unit in recorded.get("running") or [] if unit not in running
-            and (state(unit).get("ActiveState", "") in RUNNING_STATES or state(unit).get("UnitFileState") == "enabled")]
+    def active_or_enabled(unit: str) -> bool:
+        return state(unit).get("ActiveState", "") in RUNNING_STATES or state(unit).get("UnitFileState") == "enabled"
+
+    stop = [unit for unit in recorded.get("running") or [] if unit not in running and active_or_enabled(unit)]
     restart_units, start = [], []
     for unit, template in sorted(wanted.items()):
         active = state(unit).get("ActiveState", "") in RUNNING_STATES
@@ -268,6 +270,7 @@ def plan(
             restart_timers.append(unit)
     enable = [unit for unit in running if state(unit).get("UnitFileState") != "enabled"]
     manifest = {"format": MANIFEST_VERSION, "units": fingerprints, "running": running}
+    manifest_differs = manifest != {key: recorded.get(key) for key in manifest}
     result: dict[str, t.Any] = {
         "stop": stop,
         "absent": sorted(set(old) - set(fingerprints)),
@@ -277,8 +280,7 @@ def plan(
         "restart_timers": restart_timers,
         "manifest": manifest,
         # No manifest and nothing to record (an application without processes) is no change.
-        "manifest_changed": manifest != {key: recorded.get(key) for key in manifest} and bool(recorded or running
-                                                                                              or fingerprints),
+        "manifest_changed": manifest_differs and bool(recorded or running or fingerprints),
     }
     result["changes"] = any(result[key] for key in ("stop", "absent", "enable", "restart", "start", "restart_timers",
                                                     "manifest_changed"))
