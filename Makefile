@@ -24,7 +24,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: ee judges test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
+.PHONY: ee judges test-prep test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -112,7 +112,8 @@ container-pool:
 	@$(MAKE) --no-print-directory -k -j$(MOLECULE_JOBS) --output-sync=target $(addprefix job/,$(call pool_order,$(POOL))); \
 	  rc=$$?; for j in $(POOL); do r=$(MOLECULE_LOGS)/$$j.result; \
 	    if [ ! -f $$r ] || grep -q FAILED $$r; then l=$(MOLECULE_LOGS)/$$j.log; echo "=== end of the failed job's log: $$l"; \
-	      grep -nE 'fatal:|FAILED!|ERROR|failed=[1-9]|assert' $$l | tail -20; tail -60 $$l; fi; done; \
+	      tail -30 $$l; echo "=== what failed in $$j (each fatal line and the message after it)"; \
+	      grep -E -A25 'fatal:|FAILED!' $$l | grep -vE '^WARNING: Location' | tail -80; fi; done; \
 	  echo "=== container jobs summary"; for j in $(POOL); do cat $(MOLECULE_LOGS)/$$j.result 2>/dev/null || echo "$$j: no result"; done; exit $$rc
 
 # The execution environment as a pool job (not in test-containers' POOL by default): make container-pool POOL=ee.
@@ -178,8 +179,16 @@ scenario: venv collection hosts ## one scenario: make scenario S=nginx [FLASKOPS
 
 test-fast: lint unit ## lint and unit tests only (no containers)
 
-test: IMPORTER_ANSIBLE_LINT = 0
-test: lint unit sanity install-check importer ## everything CI runs: then the scenarios, the smoke runs, the newcomer path and the version matrix from one pool
+# make test: first the static checks side by side with the preparation of the test hosts (image builds, the minimum's
+# venv: mostly downloads and unpacking), TEST_PREP_JOBS at a time, each target's output in one piece; then the pool.
+TEST_PREP_JOBS ?= 3
+test-prep: hosts $(if $(filter matrix-min,$(MATRIX_JOBS)),matrix-venv)
+	$(if $(filter matrix-newest,$(MATRIX_JOBS)),scripts/test-hosts.sh image-ssh debian12)
+
+test: venv collection changelog-venv importer-venv ## everything CI runs: the static checks, then the scenarios, the smoke runs, the newcomer path and the version matrix from one pool
+	@start=$$(date +%s); $(MAKE) --no-print-directory -j$(TEST_PREP_JOBS) --output-sync=target \
+	  test-prep lint unit sanity install-check importer IMPORTER_ANSIBLE_LINT=0; \
+	  rc=$$?; echo "=== static checks and test hosts: exit $$rc after $$(( $$(date +%s) - start )) s"; exit $$rc
 	@$(MAKE) --no-print-directory test-containers
 
 # The molecule scenarios (Debian 12), the smoke runs (Debian 13), the newcomer path and the two ends of the
