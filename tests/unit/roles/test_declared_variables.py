@@ -77,6 +77,9 @@ ALLOWLIST: dict[tuple[str, str], str] = {
     ("app", "systemd_changed"): "app role being refactored",
     # tasks/validate.yml: the play's list of roles (flaskops_preflight_roles), a playbook variable.
     ("app", "flaskops_preflight_roles"): "app role being refactored",
+    # converge.yml, restart.yml, rollback.yml: the playbooks (site.yml, playbooks/tasks/rolling.yml) pass it when their
+    # preflight has just run the app role's input checks; anyone else's play leaves it undefined and the checks run.
+    ("app", "__app_inputs_checked"): "internal: set by this collection's playbooks only",
     # vars/main.yml __app_site_https (app_config_check_https: auto): other roles' inputs and a playbook variable.
     ("app", "certbot_tls_mode"): "app role being refactored",
     ("app", "nginx_tls_certificate"): "app role being refactored",
