@@ -103,18 +103,34 @@ class Session:
         self.ws = None
         self.status = None
         self.ack = 0
+        # The step the session is in, with the seconds since open() began: a failure names where it stalled.
+        self.began = None
+        self.phase = "not opened"
+
+    def at(self, phase):
+        self.phase = phase
+        if self.began is None:
+            self.began = time.monotonic()
+
+    def where(self):
+        since = "" if self.began is None else f", {time.monotonic() - self.began:.1f} s after the connect began"
+        return f"{self.phase}{since}"
 
     def open(self):
         """The handshake (101) and the Socket.IO connect; raises on any failure."""
+        self.at("TCP, TLS and the upgrade")
         self.ws = connect(self.url, ssl=self.context, open_timeout=self.timeout, close_timeout=1, compression=None,
                           legacy=True)
         self.status = self.ws.response.status_code
         if self.status != 101:
             raise RuntimeError(f"status {self.status}")
+        self.at("waiting for the Engine.IO open packet")
         opening = self.recv_packet()
         if not opening.startswith("0"):
             raise RuntimeError(f"no Engine.IO open packet: {opening[:60]!r}")
+        self.at("sending the Socket.IO connect")
         self.ws.send("40")
+        self.at("waiting for the Socket.IO connect's answer")
         connected = self.recv_packet()
         if not connected.startswith("40"):
             raise RuntimeError(f"no Socket.IO connect: {connected[:60]!r}")
@@ -125,7 +141,7 @@ class Session:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("no answer")
+                raise TimeoutError(f"no answer ({self.where()})")
             packet = self.ws.recv(timeout=left)
             if packet == "2":
                 self.ws.send("3")
@@ -136,8 +152,10 @@ class Session:
         """Send the echo event with an acknowledgement id; return the acknowledgement's body."""
         self.ack += 1
         prefix = f"43{self.ack}"
+        self.at("sending an echo")
         self.ws.send(f"42{self.ack}" + json.dumps(["echo", payload]))
         deadline = time.monotonic() + self.timeout
+        self.at("waiting for the echo's acknowledgement")
         while True:
             packet = self.recv_packet(deadline)
             if packet.startswith(prefix + "["):
@@ -162,7 +180,7 @@ class Session:
                 pass
 
 
-def guarded(function, seconds):
+def guarded(function, seconds, where=None):
     """Run function in a thread of its own; raise TimeoutError when it has not returned after seconds (a connection
     that hangs past the library's own timeouts, seen on a machine under heavy load, counts as a failure)."""
     outcome = {}
@@ -177,7 +195,7 @@ def guarded(function, seconds):
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise TimeoutError(f"no result after {seconds} s")
+        raise TimeoutError(f"no result after {seconds} s" + (f" ({where()})" if where else ""))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
@@ -195,7 +213,7 @@ def client(args, stats, number):
     while not stopped(args, stats.start):
         session = Session(args)
         try:
-            guarded(session.open, 3 * args.timeout)
+            guarded(session.open, 5 * args.timeout, session.where)
         except Exception as exc:  # noqa: BLE001 - every failure counts
             with stats.lock:
                 stats.failed_handshakes += 1
@@ -237,7 +255,7 @@ def prober(args, stats):
     while not stopped(args, stats.start):
         session = Session(args)
         try:
-            reply = guarded(lambda: (session.open(), session.echo({"probe": True}))[1], 3 * args.timeout)
+            reply = guarded(lambda: (session.open(), session.echo({"probe": True}))[1], 5 * args.timeout, session.where)
         except Exception as exc:  # noqa: BLE001 - every failure counts
             with stats.lock:
                 stats.failed_handshakes += 1
