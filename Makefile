@@ -24,7 +24,7 @@ image_for = $(or $(FLASKOPS_IMAGE_$(shell echo $(1) | tr a-z A-Z)),flaskops/$(1)
 surveys: venv ## regenerate the AWX surveys from the argument specs
 	$(BIN)/python scripts/awx-survey.py
 
-.PHONY: ee judges test-prep test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release clean matrix matrix-venv matrix-min matrix-newest runner-venv
+.PHONY: ee judges test-prep test-containers container-pool surveys help venv collection hosts lint unit sanity install-check importer importer-venv changelog changelog-venv molecule molecule-smoke scenario test test-fast demo demo-clean newcomer build bench bench-release bench-websocket clean matrix matrix-venv matrix-min matrix-newest runner-venv
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -249,6 +249,9 @@ bench: venv collection hosts ## run the benchmarks under bench/ (writes bench/re
 # On a quiet machine: the numbers are compared with targets in seconds.
 bench-release: venv collection hosts ## site.yml, deploy, restart, rollback against their floors, over docker and SSH (BENCH_CONNECTION=docker|ssh for one)
 	scripts/test-hosts.sh image-ssh debian12 && bench/release.sh
+
+bench-websocket: venv collection hosts ## WebSockets with the default settings: BENCH_WS_SECONDS (300) of Socket.IO and HTTP load (no stall over 1 s), then a deploy under it
+	BENCH_VENV=$(abspath $(VENV)) bench/websocket.sh
 
 clean: ## remove caches (keeps .venv and images)
 	rm -rf .cache .pytest_cache tests/output

@@ -8,3 +8,4 @@ cd "$(dirname "$0")"
 ./under-load.sh
 ./fleet.sh
 ./release.sh
+./websocket.sh
