@@ -530,8 +530,20 @@ def test_websockets_pass_the_upgrade_and_keep_alive_for_other_requests(nginx_tem
     socket_io = location(https, "/socket.io/")
     assert directives(socket_io, "proxy_read_timeout") == ["3600s"]
     assert directives(socket_io, "proxy_send_timeout") == ["3600s"]
-    assert directives(socket_io, "proxy_pass") == ["http://hello_app"]
+    assert directives(socket_io, "proxy_pass") == ["http://hello_app_ws"]
     assert directives(socket_io, "proxy_http_version") == ["1.1"]
+    assert directives(location(https, "/"), "proxy_pass") == ["http://hello_app"]
+
+
+def test_websocket_handshakes_never_reuse_a_kept_alive_upstream_connection(nginx_templar):
+    """The WebSocket locations' upstream has the same server file and no keepalive; the other upstream keeps it."""
+    text = render(nginx_templar, nginx_app_async_workers=True, **TLS)
+    app = re.search(r"upstream hello_app \{(.*?)\}", text, re.S).group(1)
+    ws = re.search(r"upstream hello_app_ws \{(.*?)\}", text, re.S).group(1)
+    assert directives(ws, "include") == directives(app, "include")
+    assert directives(ws, "keepalive") == []
+    assert directives(app, "keepalive") == ["16"]
+    assert "upstream hello_app_ws" not in render(nginx_templar, **TLS)
 
 
 def test_websocket_paths_and_timeout_are_variables(nginx_templar):
