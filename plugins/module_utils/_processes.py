@@ -42,6 +42,28 @@ RUNNING_STATES = frozenset(("active", "activating", "reloading"))
 MANIFEST_VERSION = 1
 """The format of the manifest; a change makes every unit count as changed."""
 
+PROCESS_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "name": {"type": "str", "required": True},
+    "command": {"type": "str", "required": True},
+    "instances": {"type": "int", "default": 1},
+    "stop_signal": {"type": "str", "default": "SIGTERM", "choices": list(STOP_SIGNALS)},
+    "stop_timeout": {"type": "int", "default": 30},
+    "writable_paths": {"type": "list", "elements": "str", "default": []},
+}
+"""The argument spec of one process type (an item of ``app_processes``)."""
+
+TIMER_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "name": {"type": "str", "required": True},
+    "command": {"type": "str", "required": True},
+    "on_calendar": {"type": "str", "required": True},
+    "randomized_delay": {"type": "int", "default": 0},
+    "persistent": {"type": "bool", "default": True},
+    "timeout": {"type": "int", "default": 0},
+    "writable_paths": {"type": "list", "elements": "str", "default": []},
+    "on_failure": {"type": "str", "default": ""},
+}
+"""The argument spec of one scheduled job (an item of ``app_timers``)."""
+
 
 def _problems_of_paths(where: str, paths: t.Any) -> list[str]:
     return ["%s.writable_paths: %r is not an absolute path" % (where, path)
@@ -93,6 +115,24 @@ def check(app_name: str, processes: list[dict[str, t.Any]], timers: list[dict[st
     for name in seen:
         if len("%s-%s-failure" % (app_name, name)) > 200:
             problems.append("%s: the unit name %s-%s is too long" % (seen[name], app_name, name))
+    return problems
+
+
+def calendar_problems(timers: list[dict[str, t.Any]], read: t.Callable[[str], str | None]) -> list[str]:
+    """One message per scheduled job whose ``on_calendar`` systemd does not read.
+
+    ``read(expression)`` asks systemd (``systemd-analyze calendar``) and returns its complaint, or None when it reads
+    the expression. An empty expression is not asked about: :func:`check` reports it.
+    """
+    problems = []
+    for index, item in enumerate(timers):
+        expression = item.get("on_calendar") or ""
+        if not expression.strip():
+            continue
+        error = read(expression)
+        if error is not None:
+            problems.append("app_timers[%d] (%s).on_calendar: systemd does not read %r: %s"
+                            % (index, item.get("name"), expression, error.strip()))
     return problems
 
 

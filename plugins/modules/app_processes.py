@@ -296,8 +296,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._processes import (
-    STOP_SIGNALS,
+    PROCESS_OPTIONS,
+    TIMER_OPTIONS,
     actions,
+    calendar_problems,
     check,
     plan,
     units,
@@ -367,12 +369,13 @@ def validate(module: AnsibleModule) -> dict[str, t.Any]:
     params = module.params
     problems = check(params["app_name"], params["processes"], params["timers"])
     analyze = module.get_bin_path("systemd-analyze")
-    for index, item in enumerate(params["timers"]):
-        if analyze and item["on_calendar"].strip():
-            rc, dummy, err = module.run_command([analyze, "calendar", "--", item["on_calendar"]])
-            if rc != 0:
-                problems.append("app_timers[%d] (%s).on_calendar: systemd does not read %r: %s"
-                                % (index, item["name"], item["on_calendar"], err.strip()))
+
+    def read(expression: str) -> str | None:
+        rc, dummy, err = module.run_command([analyze, "calendar", "--", expression])
+        return err if rc != 0 else None
+
+    if analyze:
+        problems += calendar_problems(params["timers"], read)
     if problems:
         module.fail_json(msg="; ".join(problems), problems=problems)
     return {"changed": False, "problems": []}
@@ -442,30 +445,12 @@ def apply(module: AnsibleModule) -> dict[str, t.Any]:
 
 
 def main() -> t.NoReturn:
-    process_options = {
-        "name": {"type": "str", "required": True},
-        "command": {"type": "str", "required": True},
-        "instances": {"type": "int", "default": 1},
-        "stop_signal": {"type": "str", "default": "SIGTERM", "choices": list(STOP_SIGNALS)},
-        "stop_timeout": {"type": "int", "default": 30},
-        "writable_paths": {"type": "list", "elements": "str", "default": []},
-    }
-    timer_options = {
-        "name": {"type": "str", "required": True},
-        "command": {"type": "str", "required": True},
-        "on_calendar": {"type": "str", "required": True},
-        "randomized_delay": {"type": "int", "default": 0},
-        "persistent": {"type": "bool", "default": True},
-        "timeout": {"type": "int", "default": 0},
-        "writable_paths": {"type": "list", "elements": "str", "default": []},
-        "on_failure": {"type": "str", "default": ""},
-    }
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "default": "plan", "choices": ["validate", "plan", "retire", "apply"]},
             "app_name": {"type": "str", "required": True},
-            "processes": {"type": "list", "elements": "dict", "default": [], "options": process_options},
-            "timers": {"type": "list", "elements": "dict", "default": [], "options": timer_options},
+            "processes": {"type": "list", "elements": "dict", "default": [], "options": PROCESS_OPTIONS},
+            "timers": {"type": "list", "elements": "dict", "default": [], "options": TIMER_OPTIONS},
             "release": {"type": "str"},
             "release_dir": {"type": "path"},
             "env_file": {"type": "path"},

@@ -64,6 +64,37 @@ def test_check_names_the_variable_and_item(processes: list, timers: list, expect
     assert any(expected in problem for problem in problems), problems
 
 
+def test_calendar_problems_name_the_job_and_skip_empty_expressions() -> None:
+    asked = []
+
+    def read(expression: str) -> str | None:
+        asked.append(expression)
+        return "Failed to parse calendar specification\n" if expression == "sometimes" else None
+
+    timers = [timer(), timer(name="never", on_calendar="sometimes"), timer(name="empty", on_calendar=" ")]
+    assert proc.calendar_problems(timers, read) == [
+        "app_timers[1] (never).on_calendar: systemd does not read 'sometimes': Failed to parse calendar specification"
+    ]
+    assert asked == ["*-*-* 03:00:00", "sometimes"]
+    assert proc.calendar_problems([timer()], read) == []
+
+
+def test_the_item_specs_match_the_role_argument_spec() -> None:
+    """app_processes and app_timers items: the specs the module and flaskops.deploy.app_inputs validate with are the
+    app role's own (meta/argument_specs.yml)."""
+    import pathlib
+
+    import yaml
+
+    root = pathlib.Path(__file__).resolve().parents[4]
+    options = yaml.safe_load((root / "roles" / "app" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    for variable, spec in (("app_processes", proc.PROCESS_OPTIONS), ("app_timers", proc.TIMER_OPTIONS)):
+        role = options[variable]["options"]
+        assert set(role) == set(spec), variable
+        for name, item in spec.items():
+            assert {key: value for key, value in role[name].items() if key != "description"} == item, (variable, name)
+
+
 # --- commands ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("word, quoted", [
