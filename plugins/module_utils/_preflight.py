@@ -425,6 +425,71 @@ def directory_files(root: str, depth: int = 1) -> list[str]:
     return found
 
 
+SOURCE_VARS = {"path": "app_source_path", "archive": "app_source_archive"}
+"""The inventory variable of each source type checked on the controller."""
+
+
+def resolve_source(source_type: str, source: str, find: t.Callable[[str], str | None] | None = None) -> str | None:
+    """The source on the controller, found the way the app role finds it (None when it does not exist).
+
+    ``find(source)`` looks for a relative archive where ``ansible.builtin.unarchive`` looks too (the role's
+    ``files/``, next to the playbook) and returns its path or None.
+    """
+    import os
+
+    path = os.path.expanduser(source)
+    if os.path.exists(path):
+        return os.path.abspath(path)
+    if source_type == "archive" and find is not None:
+        return find(source)
+    return None
+
+
+def source_problems(
+    source_type: str,
+    source: str,
+    resolved: str | None,
+    requirements_file: str,
+    app_wsgi: str,
+    install_project: bool = False,
+) -> list[str]:
+    """The problems of the source ``source`` of type ``source_type`` (``path`` or ``archive``), found on the
+    controller at ``resolved`` (None: not found): a directory's files or an archive's member list are read, then
+    checked with :func:`check_source`. Each message names the inventory variable to change."""
+    import os
+
+    source_var = SOURCE_VARS[source_type]
+    if resolved is None:
+        return ["%s is '%s' but it does not exist on the controller" % (source_var, source)]
+    wrapper = None
+    if source_type == "path":
+        if not os.path.isdir(resolved):
+            return ["%s is '%s' but it is not a directory on the controller" % (source_var, source)]
+
+        def exists(relative: str) -> bool:
+            return os.path.isfile(os.path.join(resolved, relative))
+
+        listing = directory_files(resolved)
+    else:
+        try:
+            members = archive_members(resolved)
+        except (OSError, ValueError, EOFError) as exc:
+            return ["%s is '%s' but it cannot be read: %s" % (source_var, source, exc)]
+        exists = set(members).__contains__
+        listing = members
+        wrapper = single_top_directory(members)
+    return check_source(
+        exists,
+        source_var,
+        source,
+        requirements_file,
+        app_wsgi,
+        install_project=install_project,
+        top_level=top_level_modules(listing),
+        wrapper_dir=wrapper,
+    )
+
+
 # ---------------------------------------------------------------------------------------------------- secret strength
 
 # Which app_secrets names are checked: upper-cased, a name that contains SECRET, or whose last word (after the last

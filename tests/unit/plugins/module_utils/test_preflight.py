@@ -354,6 +354,43 @@ def test_directory_files(tmp_path) -> None:
     assert pf.directory_files(str(tmp_path)) == ["pkg/__init__.py", "wsgi.py"]
 
 
+def test_resolve_source(tmp_path, monkeypatch) -> None:
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert pf.resolve_source("path", "src") == str(tmp_path / "src")
+    assert pf.resolve_source("path", "missing", lambda needle: "/found/" + needle) is None
+    assert pf.resolve_source("archive", "app.tar.gz", lambda needle: "/roles/app/files/" + needle) == "/roles/app/files/app.tar.gz"
+    assert pf.resolve_source("archive", "app.tar.gz", lambda needle: None) is None
+
+
+def test_source_problems_of_a_directory(tmp_path) -> None:
+    (tmp_path / "wsgi.py").write_text("")
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    source = str(tmp_path)
+    assert pf.source_problems("path", source, source, "requirements.txt", "wsgi:app") == []
+    problems = pf.source_problems("path", source, source, "requirements.lock", "web:app")
+    assert problems[0].startswith("app_requirements_file is 'requirements.lock' but %s (app_source_path)" % source)
+    assert problems[1].startswith("app_wsgi is 'web:app' but %s (app_source_path) has neither web.py" % source)
+    assert pf.source_problems("path", "gone", None, "", "wsgi:app") == [
+        "app_source_path is 'gone' but it does not exist on the controller"
+    ]
+    assert pf.source_problems("path", "f", str(tmp_path / "wsgi.py"), "", "wsgi:app") == [
+        "app_source_path is 'f' but it is not a directory on the controller"
+    ]
+
+
+def test_source_problems_of_an_archive(tmp_path) -> None:
+    _tar(tmp_path / "ok.tar.gz", ["wsgi.py", "requirements.txt"])
+    _tar(tmp_path / "wrapped.tar.gz", ["wsgi.py", "requirements.txt"], prefix="hello/")
+    assert pf.source_problems("archive", "ok.tar.gz", str(tmp_path / "ok.tar.gz"), "requirements.txt", "wsgi:app") == []
+    wrapped = pf.source_problems("archive", "w.tgz", str(tmp_path / "wrapped.tar.gz"), "requirements.txt", "wsgi:app")
+    assert len(wrapped) == 2 and all("Every file of the archive is under hello/" in problem for problem in wrapped)
+    (tmp_path / "plain.txt").write_text("not an archive")
+    assert pf.source_problems("archive", "p", str(tmp_path / "plain.txt"), "", "wsgi:app") == [
+        "app_source_archive is 'p' but it cannot be read: not a tar or zip archive"
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------- secret strength
 
 STRONG = "Zq3vN8xK1pL6tR0wB5yH2mJ7cF4gD9sA"  # 32 random characters
