@@ -2,24 +2,26 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The documentation of the actions (the preflight ones, gunicorn_settings) matches their argument specs one for one, and the examples use it."""
+"""The documentation of the actions (the preflight ones, app_inputs, gunicorn_settings) matches their argument specs one for one, and the examples use it."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
+from ansible_collections.flaskops.deploy.plugins.action import app_inputs as app_inputs_action
 from ansible_collections.flaskops.deploy.plugins.action import gunicorn_settings as gunicorn_settings_action
 from ansible_collections.flaskops.deploy.plugins.action import preflight_secrets as preflight_secrets_action
 from ansible_collections.flaskops.deploy.plugins.action import preflight_source as preflight_source_action
 from ansible_collections.flaskops.deploy.plugins.action import preflight_vars as preflight_vars_action
-from ansible_collections.flaskops.deploy.plugins.modules import gunicorn_settings, preflight_secrets, preflight_source, preflight_vars
+from ansible_collections.flaskops.deploy.plugins.modules import app_inputs, gunicorn_settings, preflight_secrets, preflight_source, preflight_vars
 
 ACTIONS = {
     "preflight_vars": (preflight_vars, preflight_vars_action.ActionModule),
     "preflight_source": (preflight_source, preflight_source_action.ActionModule),
     "preflight_secrets": (preflight_secrets, preflight_secrets_action.ActionModule),
     "gunicorn_settings": (gunicorn_settings, gunicorn_settings_action.ActionModule),
+    "app_inputs": (app_inputs, app_inputs_action.ActionModule),
 }
 
 

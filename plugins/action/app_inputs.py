@@ -1,0 +1,108 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.app_inputs: runs on the controller only (the documentation is in plugins/modules)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import typing as t
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.action.preflight_source import find_archive
+from ansible_collections.flaskops.deploy.plugins.module_utils import _app_inputs as app_inputs
+from ansible_collections.flaskops.deploy.plugins.module_utils import _preflight as preflight
+from ansible_collections.flaskops.deploy.plugins.module_utils._processes import PROCESS_OPTIONS, TIMER_OPTIONS
+
+CALENDAR_TIMEOUT = 30
+
+
+def calendar_reader(analyze: str) -> t.Callable[[str], str | None]:
+    """Ask ``systemd-analyze calendar`` of the controller whether systemd reads an expression: its complaint, or None."""
+
+    def read(expression: str) -> str | None:
+        try:
+            done = subprocess.run([analyze, "calendar", "--", expression], capture_output=True, text=True,
+                                  timeout=CALENDAR_TIMEOUT, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return "systemd-analyze calendar did not answer: %s" % exc
+        if done.returncode == 0:
+            return None
+        return done.stderr.strip() or done.stdout.strip() or "exit code %d" % done.returncode
+
+    return read
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _requires_connection = False
+
+    ARGUMENT_SPEC = dict(
+        app_name=dict(type="str", required=True),
+        app_root=dict(type="str", default=""),
+        app_source_type=dict(type="str", default="path", choices=["path", "archive", "git"]),
+        app_source_path=dict(type="str", default=""),
+        app_source_archive=dict(type="str", default=""),
+        app_git_repo=dict(type="str", default="", no_log=True),
+        app_git_version=dict(type="str", default=""),
+        app_keep_releases=dict(type="int", default=5),
+        app_env=dict(type="dict", default={}),
+        app_secrets=dict(type="dict", default={}, no_log=True),
+        app_secrets_allow_weak=dict(type="list", elements="str", default=[], no_log=False),
+        app_shared_files=dict(type="list", elements="dict", default=[], no_log=True),
+        app_slot_listen=dict(type="str", default="unix"),
+        app_slot_tcp_ports=dict(type="dict", default={"blue": 8001, "green": 8002}),
+        app_socket_mode=dict(type="str", default="0660"),
+        app_switch=dict(type="str", default="auto"),
+        app_health_path=dict(type="str", default="/health"),
+        app_processes=dict(type="list", elements="dict", default=[], options=PROCESS_OPTIONS),
+        app_timers=dict(type="list", elements="dict", default=[], options=TIMER_OPTIONS),
+        app_requirements_file=dict(type="str", default="requirements.txt"),
+        app_wsgi=dict(type="str", default="wsgi:app"),
+        app_install_project=dict(type="bool", default=False),
+        check_source=dict(type="bool", default=True),
+    )
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+
+        # On the controller: systemd reads each on_calendar when the controller has systemd-analyze.
+        analyze = shutil.which("systemd-analyze") if any(item["on_calendar"].strip() for item in args["app_timers"]) else None
+        report = app_inputs.check(args, calendar_reader(analyze) if analyze else None)
+        problems = list(report.problems)
+
+        # The requirements file and the WSGI module in the source (a directory, or an archive's member list), when
+        # the task asks for it and the source is set (an unset one is a problem above already).
+        source_type = args["app_source_type"]
+        source_var = preflight.SOURCE_VARS.get(source_type)
+        source_checked = bool(args["check_source"] and source_var and args[source_var])
+        if source_checked:
+            source = args[source_var]
+            resolved = preflight.resolve_source(source_type, source, lambda needle: find_archive(self, needle))
+            problems += preflight.source_problems(source_type, source, resolved, args["app_requirements_file"],
+                                                  args["app_wsgi"], install_project=args["app_install_project"])
+
+        # Names only: no value of app_secrets, no content of app_shared_files, no app_git_repo goes into the result.
+        result.update(
+            changed=False,
+            problems=problems,
+            secrets_checked=report.secrets_checked,
+            secrets_allowed=report.secrets_allowed,
+            source_checked=source_checked,
+            calendars_checked=bool(analyze),
+        )
+        if problems:
+            result.update(failed=True, msg=" | ".join(problems))
+        else:
+            result["msg"] = "the inputs of the app role %s are valid (%d secret(s) of app_secrets checked%s%s)" % (
+                args["app_name"],
+                len(report.secrets_checked),
+                ", %s checked on the controller" % source_var if source_checked else "",
+                ", app_timers' calendars read by systemd-analyze" if analyze else "",
+            )
+        return result

@@ -1,0 +1,153 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""flaskops.deploy.app_inputs through ansible-playbook: what the app role gets back, every problem at once naming the
+variables and never a secret, the source on the controller only when asked, check mode (the checks themselves:
+module_utils/test_app_inputs.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+HELLO_APP = REPO / "examples" / "hello_app"
+STRONG = "Zq3vN8xK1pL6tR0wB5yH2mJ7cF4gD9sA-never-printed"
+
+
+def _ansible_playbook():
+    script = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from ansible.cli.playbook import main; sys.argv[0] = 'ansible-playbook'; main()"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("collections")
+    (root / "ansible_collections" / "flaskops").mkdir(parents=True)
+    os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
+    paths = [str(root)]
+    if REPO.parent.parent.name == "ansible_collections":
+        paths.append(str(REPO.parent.parent.parent))
+
+    def _run(args, check_mode=False, prepare=None):
+        work = tmp_path_factory.mktemp("play")
+        if prepare:
+            prepare(work)
+        playbook = work / "play.yml"
+        playbook.write_text(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            "    - flaskops.deploy.app_inputs: " + json.dumps(args) + "\n      register: out\n      ignore_errors: true\n"
+            "    - ansible.builtin.copy: {content: '{{ out | to_json }}', dest: '" + str(work / "out.json") + "'}\n"
+            "      check_mode: false\n"
+        )
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(paths), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
+        argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                                      str(playbook)] + (["--check"] if check_mode else [])
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work, check=False)
+        out = work / "out.json"
+        return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+    return _run
+
+
+def test_good_inputs_pass_with_the_source_checked_in_check_mode(run):
+    proc, out = run({"app_name": "hello", "app_source_path": str(HELLO_APP),
+                     "app_secrets": {"FLASK_SECRET_KEY": STRONG, "DATABASE_URL": "sqlite:///x"}}, check_mode=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out["failed"] is False and out["changed"] is False and out["problems"] == []
+    assert out["secrets_checked"] == ["FLASK_SECRET_KEY"] and out["secrets_allowed"] == []
+    assert out["source_checked"] is True and out["calendars_checked"] is False
+    assert out["msg"] == ("the inputs of the app role hello are valid (1 secret(s) of app_secrets checked, "
+                          "app_source_path checked on the controller)")
+    assert STRONG not in proc.stdout + proc.stderr + json.dumps(out)
+
+
+def test_every_problem_at_once_naming_the_variables_never_a_value(run, tmp_path):
+    token = "ghp_0123456789abcdefNOTREAL"
+    weak = "your-secret-key-for-hello-app"
+    source = tmp_path / "src"
+    shutil.copytree(HELLO_APP, source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
+    (source / "wsgi.py").rename(source / "web.py")
+    proc, out = run({
+        "app_name": "Hello",
+        "app_root": "/srv/hello",
+        "app_source_path": str(source),
+        "app_git_repo": "https://deploy:%s@git.example.org/a/b.git" % token,
+        "app_keep_releases": 1,
+        "app_secrets": {"FLASK_SECRET_KEY": weak, "BAD-NAME": STRONG},
+        "app_shared_files": [{"path": "instance/config.py", "content": weak, "secret": True, "mode": "0644"}],
+        "app_switch": "haproxy",
+    })
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # ignore_errors: the play goes on to record the result
+    assert out["failed"] is True and out["changed"] is False
+    starts = ["app_name must match ^[a-z][a-z0-9_-]*$ (got 'Hello')",
+              "app_git_repo holds a password or token (https://user:secret@...): git would show it on its command line "
+              "and keep it in /srv/hello/repo.git/config.",
+              "app_keep_releases must be at least 2 (the live release and one to roll back to), got 1",
+              "app_env and app_secrets keys must be environment variable names ([A-Za-z_][A-Za-z0-9_]*), got "
+              "BAD-NAME (app_secrets)",
+              "app_shared_files: a file with secret true must not be accessible to other users (mode like 0640 or "
+              "0600), got instance/config.py with modes 0644",
+              "app_secrets.FLASK_SECRET_KEY is a well-known placeholder.",
+              "app_switch must be auto, nginx or none (got 'haproxy')",
+              "app_wsgi is 'wsgi:app' but %s (app_source_path) has neither wsgi.py nor wsgi/__init__.py." % source]
+    assert len(out["problems"]) == len(starts), out["problems"]
+    for problem, start in zip(out["problems"], starts):
+        assert problem.startswith(start), (problem, start)
+    assert out["msg"] == " | ".join(out["problems"])
+    everything = proc.stdout + proc.stderr + json.dumps(out)
+    assert token not in everything and weak not in everything and STRONG not in everything
+
+
+def test_the_source_is_checked_only_when_asked(run, tmp_path):
+    missing = str(tmp_path / "no-such-source")
+    proc, out = run({"app_name": "hello", "app_source_path": missing, "check_source": False})
+    assert out["failed"] is False and out["source_checked"] is False, out
+    proc, out = run({"app_name": "hello", "app_source_path": missing})
+    assert out["problems"] == ["app_source_path is '%s' but it does not exist on the controller" % missing]
+    proc, out = run({"app_name": "hello", "app_source_type": "git", "app_git_repo": "git@git.example.org:a/b.git",
+                     "app_git_version": "v1"})
+    assert out["failed"] is False and out["source_checked"] is False, out
+
+
+def test_a_relative_archive_is_found_where_unarchive_looks(run):
+    def prepare(work):
+        (work / "files").mkdir()
+        with tarfile.open(work / "files" / "hello.tar.gz", "w:gz") as archive:
+            archive.add(str(HELLO_APP), arcname="hello")
+
+    proc, out = run({"app_name": "hello", "app_source_type": "archive", "app_source_archive": "hello.tar.gz"},
+                    prepare=prepare)
+    assert out["source_checked"] is True, out
+    assert len(out["problems"]) == 2, out["problems"]
+    assert all("hello.tar.gz (app_source_archive)" in problem and "Every file of the archive is under hello/" in problem
+               for problem in out["problems"])
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="the controller has no systemd-analyze")
+def test_timers_are_read_by_systemd_on_the_controller(run):
+    timers = [{"name": "report", "command": "flask --app hello_app report", "on_calendar": "*-*-* 03:00:00"},
+              {"name": "never", "command": "true", "on_calendar": "sometimes"}]
+    proc, out = run({"app_name": "hello", "app_source_type": "git", "app_git_repo": "git@host:a/b.git",
+                     "app_git_version": "v1", "app_timers": timers, "app_processes": [{"name": "report", "command": "x"}]})
+    assert out["calendars_checked"] is True, out
+    assert out["problems"][0].startswith("app_timers[0] (report): the name report is used by app_processes[0]")
+    assert out["problems"][1].startswith("app_timers[1] (never).on_calendar: systemd does not read 'sometimes': ")
+    assert len(out["problems"]) == 2, out["problems"]
+
+
+def test_a_bad_item_is_refused_by_the_argument_spec_naming_the_variable(run):
+    proc, out = run({"app_name": "hello", "app_source_path": str(HELLO_APP),
+                     "app_processes": [{"name": "worker", "command": "x", "stop_signal": "SIGKILL"}]})
+    assert out["failed"] is True
+    assert "app_processes" in out["msg"] and "stop_signal" in out["msg"], out["msg"]
