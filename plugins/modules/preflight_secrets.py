@@ -12,7 +12,8 @@ short_description: Refuse weak application secrets on the controller, before any
 version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host. The app role's
-    C(tasks/validate.yml) runs it in the playbooks' preflight, so a weak secret stops a run before its first change.
+    C(tasks/validate.yml) runs the same check in the playbooks' preflight (M(flaskops.deploy.app_inputs)), so a weak
+    secret stops a run before its first change.
   - "Checks every key of O(secrets) whose name looks like a secret: upper-cased, the name contains C(SECRET), or its
     last word (after the last underscore, or the whole name) is C(KEY), C(TOKEN), C(PASSWORD), C(PASSWD) or
     C(PASSPHRASE). C(FLASK_SECRET_KEY), C(API_TOKEN) and C(MAIL_PASSWORD) are checked; C(DATABASE_URL) and

@@ -12,8 +12,8 @@ short_description: Check on the controller that an application's source has its 
 version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host. The app role's
-    C(tasks/validate.yml) runs it in the playbooks' preflight for I(app_source_type=path) and
-    I(app_source_type=archive), before anything changes on a host.
+    C(tasks/validate.yml) runs the same check in the playbooks' preflight (M(flaskops.deploy.app_inputs)) for
+    I(app_source_type=path) and I(app_source_type=archive), before anything changes on a host.
   - Checks that the requirements file O(requirements_file) exists in the source when it is not empty. When it does
     not but the source has a C(pyproject.toml) or a C(setup.py), the message says so and suggests
     C(app_requirements_file) empty with C(app_install_project=true).

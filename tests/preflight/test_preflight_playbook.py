@@ -125,7 +125,7 @@ def test_fail_on_unknown_refuses(run) -> None:
 def test_a_missing_requirements_file_of_a_project_fails_naming_the_variables(run, tmp_path) -> None:
     result = run(host_vars={"app_source_path": _source(tmp_path, requirements=False, project=True)})
     assert result.returncode != 0
-    assert "Check the source on the controller" in result.stdout
+    assert "Check the application's inputs" in result.stdout
     assert "app_requirements_file is 'requirements.txt' but" in result.stdout
     assert "(app_source_path) has no such file. It has a pyproject.toml" in result.stdout
     assert 'app_requirements_file: "" and app_install_project: true' in result.stdout
@@ -209,7 +209,7 @@ def test_a_weak_secret_is_refused_naming_the_key_and_never_the_value(run) -> Non
     weak = "your-secret-key-for-hello-app"
     result = run(roles=SITE_ROLES, group_vars={"app_secrets": {"FLASK_SECRET_KEY": weak, "MAIL_PASSWORD": "hunter2"}})
     assert result.returncode != 0
-    assert "Refuse weak secrets (app_secrets)" in result.stdout
+    assert "Check the application's inputs" in result.stdout
     assert "app_secrets.FLASK_SECRET_KEY is a well-known placeholder." in result.stdout
     assert "app_secrets.MAIL_PASSWORD is 7 bytes long, shorter than 16." in result.stdout
     assert weak not in result.stdout and "hunter2" not in result.stdout
