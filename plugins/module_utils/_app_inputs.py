@@ -195,20 +195,21 @@ def check(inputs: t.Mapping[str, t.Any], read_calendar: t.Callable[[str], str | 
     """
     secrets = inputs.get("app_secrets") or {}
     report = _preflight.check_secrets(secrets, inputs.get("app_secrets_allow_weak") or [])
-    problems = (
-        check_name(inputs.get("app_name"))
-        + check_source_settings(inputs.get("app_source_type", "path"), inputs.get("app_source_path") or "",
-                                inputs.get("app_source_archive") or "", inputs.get("app_git_repo") or "",
-                                inputs.get("app_git_version") or "")
-        + check_git_credentials(inputs.get("app_git_repo") or "", inputs.get("app_root") or "")
-        + check_keep_releases(inputs.get("app_keep_releases", 5))
-        + check_env_names(inputs.get("app_env"), secrets)
-        + check_secret_file_modes(inputs.get("app_shared_files"))
-        + report.problems
-        + check_slots(inputs.get("app_slot_listen", "unix"), inputs.get("app_slot_tcp_ports"))
-        + check_socket_mode(inputs.get("app_socket_mode", "0660"))
-        + check_switch(inputs.get("app_switch", "auto"), inputs.get("app_health_path", "/health"))
-        + check_processes(inputs.get("app_name") or "", inputs.get("app_processes") or [],
-                          inputs.get("app_timers") or [], read_calendar)
-    )
+    checks = [
+        check_name(inputs.get("app_name")),
+        check_source_settings(inputs.get("app_source_type", "path"), inputs.get("app_source_path") or "",
+                              inputs.get("app_source_archive") or "", inputs.get("app_git_repo") or "",
+                              inputs.get("app_git_version") or ""),
+        check_git_credentials(inputs.get("app_git_repo") or "", inputs.get("app_root") or ""),
+        check_keep_releases(inputs.get("app_keep_releases", 5)),
+        check_env_names(inputs.get("app_env"), secrets),
+        check_secret_file_modes(inputs.get("app_shared_files")),
+        report.problems,
+        check_slots(inputs.get("app_slot_listen", "unix"), inputs.get("app_slot_tcp_ports")),
+        check_socket_mode(inputs.get("app_socket_mode", "0660")),
+        check_switch(inputs.get("app_switch", "auto"), inputs.get("app_health_path", "/health")),
+        check_processes(inputs.get("app_name") or "", inputs.get("app_processes") or [],
+                        inputs.get("app_timers") or [], read_calendar),
+    ]
+    problems = [problem for found in checks for problem in found]
     return Report(problems, report.checked, report.allowed)
