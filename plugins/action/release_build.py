@@ -85,6 +85,8 @@ class ActionModule(ActionBase):
             self._fixup_perms2((tmpdir, remote))
             args["src"] = remote
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            if isinstance(result.get("msg"), str):
+                result["msg"] = result["msg"].replace(remote, source)
             return result
         finally:
             if local_tmp and os.path.exists(local_tmp):
