@@ -19,6 +19,7 @@ Everything here works on plain data and does no I/O, except :func:`source_member
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import posixpath
@@ -122,3 +123,59 @@ def server_python_problem(server: str, venv_python: str, system_python: str) -> 
 def marker(release: str, source: str) -> str:
     """Return the content of a release's markers."""
     return json.dumps({"id": release, "source": source}, indent=4, sort_keys=True) + "\n"
+
+
+def static_plan(static_dir: str, static_folder: str, release_dir: str, config_checked: bool,
+                named_exists: bool = False, declared_exists: bool = False) -> dict[str, t.Any]:
+    """Return what nginx serves as the release's static files.
+
+    ``static_dir``: ``auto`` (the folder the application declares, ``static_folder`` as the configuration check read
+    it), empty (none) or a directory relative to the release. Returns ``link``: the target, relative to the release,
+    of the link nginx serves with ``auto`` (``static`` when the check did not run, even before it exists; ``None``
+    when the declared folder is outside the release or there is none), and ``problem``: why a named directory missing
+    from the release stops the deploy (the application declares a static folder that exists), or ``None``.
+    """
+    if static_dir == "auto":
+        link = None
+        if static_folder and static_folder != release_dir:
+            rel = posixpath.relpath(static_folder, release_dir)
+            if rel != ".." and not rel.startswith("../"):
+                link = rel
+        if link is None and not config_checked:
+            link = "static"
+        return {"link": link, "problem": None}
+    if not static_dir or named_exists or not declared_exists:
+        # No static files at all (neither folder exists) pass: there is nothing to serve.
+        return {"link": None, "problem": None}
+    problem = "app_static_dir is '%s' but the release has no directory %s/%s." % (static_dir, release_dir, static_dir)
+    if static_folder:
+        problem += " The application serves its static files from %s: set app_static_dir to '%s', or to auto." % (
+            static_folder, posixpath.relpath(static_folder, release_dir))
+    else:
+        problem += " Set app_static_dir to the static folder relative to the release, or to auto."
+    return {"link": None, "problem": problem}
+
+
+def hook_command(hook: t.Any) -> str:
+    """Return the command of a hook: a string, or the ``cmd`` of a ``{cmd, creates}`` item."""
+    return hook["cmd"] if isinstance(hook, dict) else str(hook)
+
+
+def init_marker_name(hook: t.Any) -> str:
+    """Return the name of the marker an init hook leaves once it ran on a host: ``init-<sha1 of the command>``."""
+    return "init-" + hashlib.sha1(hook_command(hook).encode("utf-8")).hexdigest()  # nosec - a name, not a secret
+
+
+def hook_argv(app_name: str, release: str, release_dir: str, user: str, group: str, env_file: str,
+              command: t.Sequence[str]) -> list[str]:
+    """Return the command line that runs a hook as the app user in a transient unit of systemd that reads the
+    environment file itself, as the slots do: the command line holds the hook and the file's path, never a value."""
+    return [
+        "systemd-run", "--wait", "--pipe", "--collect", "--quiet",
+        "--description=%s release %s: hook" % (app_name, release),
+        "--property=User=%s" % user,
+        "--property=Group=%s" % group,
+        "--property=WorkingDirectory=%s" % release_dir,
+        "--property=EnvironmentFile=%s" % env_file,
+        "--", "/usr/bin/env", "PATH=%s/.venv/bin:/usr/local/bin:/usr/bin:/bin" % release_dir,
+    ] + list(command)

@@ -26,6 +26,14 @@ description:
   - O(state=finish) checks that the release's venv can run the slots' server (its version, O(server_min_version); or,
     for a server from the distribution's packages, O(system_server), that the venv runs the system's Python), compiles
     the release's bytecode (the slots cannot write it) and writes O(built_marker).
+  - "O(state=static) links, with O(static_dir=auto), the static folder the application declares (O(static_folder), as
+    the configuration check read it) as O(static_link) in the release, for nginx; with a directory named in
+    O(static_dir), it fails when the release lacks it while the application declares a static folder that exists."
+  - "O(state=hooks) runs, in the release and as the app user, the O(init_hooks) not run yet on this host (each leaves a
+    marker C(init-<sha1 of the command>) in O(init_dir) once it succeeded; one whose C(creates) path exists counts as
+    done), then the O(pre_activate_hooks), and writes O(marker): the release is complete. It stops at the first hook
+    that fails. Each hook runs through C(systemd-run) in a transient unit that reads O(env_file) itself, so no value
+    of the environment is on a command line."
   - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
     (C(.git), C(.venv), C(.env), ...).
 author:
@@ -55,7 +63,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish]
+    choices: [prepare, unpack, finish, static, hooks]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -142,6 +150,61 @@ options:
       - With O(state=finish), compile the release's bytecode (without the venv's, which the installer compiled).
     type: bool
     default: true
+  static_dir:
+    description:
+      - With O(state=static), C(app_static_dir) of the C(flaskops.deploy.app) role - V(auto), empty, or a directory
+        relative to the release.
+    type: str
+    default: auto
+  static_folder:
+    description:
+      - With O(state=static), the absolute path of the static folder the application declares (empty when unknown).
+    type: str
+    default: ""
+  config_checked:
+    description:
+      - With O(state=static), whether the configuration check ran (and so O(static_folder) is what the application
+        declares). Without it, O(static_dir=auto) links C(static), even before it exists.
+    type: bool
+    default: true
+  static_link:
+    description:
+      - With O(state=static), the name of the link nginx serves in the release.
+    type: str
+    default: .flaskops-static
+  init_hooks:
+    description:
+      - With O(state=hooks), commands run once per host, each a string or a dict with C(cmd) and C(creates) (a path,
+        relative to the release or absolute, whose existence counts as the hook having run).
+    type: list
+    elements: raw
+    default: []
+  pre_activate_hooks:
+    description:
+      - With O(state=hooks), commands run in every new release before it goes live.
+    type: list
+    elements: str
+    default: []
+  init_dir:
+    description:
+      - With O(state=hooks), where the markers of the init hooks are.
+    type: path
+  env_file:
+    description:
+      - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
+    type: path
+  user:
+    description:
+      - With O(state=hooks), the user the hooks run as.
+    type: str
+  group:
+    description:
+      - With O(state=hooks), the group the hooks run as.
+    type: str
+  app_name:
+    description:
+      - With O(state=hooks), the application's name, in the description of the hooks' transient units.
+    type: str
 notes:
   - The release's code is owned by root; its venv is built in between O(state=unpack) and O(state=finish) by the
     C(flaskops.deploy.python_venv) role.
@@ -187,6 +250,22 @@ EXAMPLES = r"""
     server: gunicorn
     server_min_version: "22.0"
     server_default_package: gunicorn==23.0.0
+
+- name: Run the hooks of the release as the app user, then mark it complete
+  flaskops.deploy.release_build:
+    state: hooks
+    release_dir: /srv/hello/releases/abc123
+    release: abc123
+    app_name: hello
+    user: hello
+    group: hello
+    env_file: /run/flaskops-hello-x1y2.env
+    init_dir: /srv/hello/shared/.flaskops
+    init_hooks:
+      - cmd: flask --app hello_app init-db
+        creates: instance/hello.sqlite
+    pre_activate_hooks:
+      - flask --app hello_app db upgrade
 """
 
 RETURN = r"""
@@ -225,6 +304,20 @@ duration:
   returned: always
   type: float
   sample: 0.42
+link:
+  description: With O(state=static), the target of the static link, relative to the release (null when none).
+  returned: state=static
+  type: str
+  sample: app/static
+hooks:
+  description: With O(state=hooks), the hooks that ran, in order, each with C(hook), C(kind), C(rc) and C(seconds).
+  returned: state=hooks
+  type: list
+  elements: dict
+would:
+  description: With O(state=hooks), the C(init) hooks not run yet on this host and the C(pre_activate) hooks.
+  returned: state=hooks
+  type: dict
 cmd:
   description: The command that failed.
   returned: failure
@@ -236,7 +329,9 @@ stderr:
   type: str
 """
 
+import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -415,11 +510,7 @@ def finish(module: AnsibleModule) -> dict[str, t.Any]:
         # The service cannot write bytecode (its code is read-only); the venv's was compiled by the installer.
         _run(module, [python, "-m", "compileall", "-q", "-x", r"/\.venv/", release_dir],
              "Compiling the release's bytecode")
-    with open(marker_path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(rb.marker(params["release"], params["source_type"]))
-    os.chmod(marker_path + ".tmp", 0o644)
-    _chown_root(marker_path + ".tmp")
-    os.replace(marker_path + ".tmp", marker_path)
+    _write_root_file(marker_path, rb.marker(params["release"], params["source_type"]))
     result["msg"] = "release %s built (%s)" % (
         params["release"],
         ("%s %s" % (server, result["server_version"]) if result["server_version"] else "Python %s" % result["python"]),
@@ -427,10 +518,101 @@ def finish(module: AnsibleModule) -> dict[str, t.Any]:
     return result
 
 
+def _write_root_file(path: str, content: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(path + ".tmp", 0o644)
+    _chown_root(path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def static(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir, static_dir, folder = params["release_dir"], params["static_dir"], params["static_folder"]
+    named = static_dir not in ("auto", "") and os.path.isdir(os.path.join(release_dir, static_dir))
+    plan = rb.static_plan(static_dir, folder, release_dir, params["config_checked"], named_exists=named,
+                          declared_exists=bool(folder) and os.path.isdir(folder))
+    if plan["problem"]:
+        module.fail_json(msg=plan["problem"])
+    result: dict[str, t.Any] = dict(changed=False, link=plan["link"])
+    if plan["link"] is None:
+        result["msg"] = "no static link (app_static_dir %s)" % (static_dir or "empty")
+        return result
+    path = os.path.join(release_dir, params["static_link"])
+    current = os.readlink(path) if os.path.islink(path) else None
+    if current != plan["link"]:
+        result["changed"] = True
+        if not module.check_mode:
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.symlink(plan["link"], path)
+            _chown_root(path)
+    result["msg"] = "%s -> %s" % (path, plan["link"])
+    return result
+
+
+def _run_hook(module: AnsibleModule, ran: list[dict[str, t.Any]], argv: list[str], kind: str, command: str) -> None:
+    started = time.monotonic()
+    rc, out, err = module.run_command(argv, cwd=module.params["release_dir"])
+    done = dict(hook=command, kind=kind, rc=rc, seconds=round(time.monotonic() - started, 3))
+    if rc != 0:
+        module.fail_json(msg="%s hook '%s' failed with rc %d" % (kind, command, rc), cmd=argv, rc=rc,
+                         stderr=(err or out)[-2000:], hooks=ran + [done])
+    ran.append(done)
+
+
+def hooks(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir, init_dir = params["release_dir"], params["init_dir"]
+    for name in ("release", "env_file", "user", "group", "app_name"):
+        if not params[name]:
+            module.fail_json(msg="state=hooks needs %s" % name)
+    if params["init_hooks"] and not init_dir:
+        module.fail_json(msg="init_hooks need init_dir")
+    pending = []
+    for hook in params["init_hooks"]:
+        marker_path = os.path.join(init_dir, rb.init_marker_name(hook))
+        if os.path.exists(marker_path):
+            continue
+        creates = hook.get("creates") if isinstance(hook, dict) else None
+        if creates and os.path.exists(os.path.join(release_dir, creates)):
+            pending.append((hook, marker_path, False))
+        else:
+            pending.append((hook, marker_path, True))
+    complete = os.path.join(release_dir, params["marker"])
+    would = dict(init=[rb.hook_command(h) for h, dummy, run in pending if run],
+                 pre_activate=list(params["pre_activate_hooks"]))
+    if module.check_mode:
+        steps = ["init hooks: %s" % "; ".join(would["init"])] if would["init"] else []
+        steps += ["pre-activation hooks: %s" % "; ".join(would["pre_activate"])] if would["pre_activate"] else []
+        return dict(changed=bool(pending) or not os.path.exists(complete), would=would, hooks=[],
+                    msg="Check mode: %s would run in %s, then the release would be marked complete." % (
+                        ", ".join(steps) or "no hook", release_dir))
+    ran: list[dict[str, t.Any]] = []
+    if pending and not os.path.isdir(init_dir):
+        os.makedirs(init_dir, mode=0o755)
+        _chown_root(init_dir)
+    for hook, marker_path, run in pending:
+        command = rb.hook_command(hook)
+        if run:
+            _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
+                                           params["group"], params["env_file"], shlex.split(command)), "Init", command)
+        # A hook whose own creates path exists counts as done too.
+        _write_root_file(marker_path, json.dumps({"command": command, "release": params["release"]}, indent=4,
+                                                 sort_keys=True) + "\n")
+    for command in params["pre_activate_hooks"]:
+        _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
+                                       params["group"], params["env_file"], shlex.split(command)),
+                  "Pre-activation", command)
+    _write_root_file(complete, rb.marker(params["release"], params["source_type"]))
+    return dict(changed=True, hooks=ran, would=would,
+                msg="%d hook(s) ran, release %s complete" % (len(ran), params["release"]))
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish"]),
+            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -449,10 +631,22 @@ def main() -> t.NoReturn:
             server_default_package=dict(type="str", default=""),
             system_server=dict(type="bool", default=False),
             compile=dict(type="bool", default=True),
+            static_dir=dict(type="str", default="auto"),
+            static_folder=dict(type="str", default=""),
+            config_checked=dict(type="bool", default=True),
+            static_link=dict(type="str", default=".flaskops-static"),
+            init_hooks=dict(type="list", elements="raw", default=[]),
+            pre_activate_hooks=dict(type="list", elements="str", default=[]),
+            init_dir=dict(type="path"),
+            env_file=dict(type="path"),
+            user=dict(type="str"),
+            group=dict(type="str"),
+            app_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    step = {"prepare": prepare, "unpack": unpack, "finish": finish}[module.params["state"]]
+    step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks}[
+        module.params["state"]]
     started = time.monotonic()
     result = step(module)
     module.exit_json(duration=round(time.monotonic() - started, 3), **result)

@@ -93,3 +93,50 @@ def test_server_python_checks():
 def test_marker_is_the_json_the_role_wrote_before():
     assert json.loads(rb.marker("abc", "git")) == {"id": "abc", "source": "git"}
     assert rb.marker("abc", "git") == '{\n    "id": "abc",\n    "source": "git"\n}\n'
+
+
+R = "/srv/hello/releases/r1"
+
+
+@pytest.mark.parametrize(
+    "static_dir, folder, checked, expected",
+    [
+        # auto: the folder the application declares, relative to the release.
+        ("auto", R + "/hello_app/static", True, "hello_app/static"),
+        ("auto", R + "/static", True, "static"),
+        # auto, the folder outside the release or the release itself: nothing to link (the check ran).
+        ("auto", "/usr/lib/python3/dist-packages/x/static", True, None),
+        ("auto", R, True, None),
+        ("auto", "", True, None),
+        # auto without the config check: static/, even before it exists.
+        ("auto", "", False, "static"),
+        # named or empty: no link.
+        ("static", R + "/static", True, None),
+        ("", R + "/static", True, None),
+    ],
+)
+def test_static_link(static_dir, folder, checked, expected):
+    assert rb.static_plan(static_dir, folder, R, checked, named_exists=True, declared_exists=True) == {
+        "link": expected, "problem": None}
+
+
+def test_a_named_static_dir_missing_from_the_release_stops_only_when_the_app_has_static_files():
+    # Neither exists: nothing to serve, it passes.
+    assert rb.static_plan("public", "", R, True)["problem"] is None
+    assert rb.static_plan("public", R + "/app/static", R, True, declared_exists=False)["problem"] is None
+    problem = rb.static_plan("public", R + "/app/static", R, True, declared_exists=True)["problem"]
+    assert "app_static_dir is 'public'" in problem and "set app_static_dir to 'app/static', or to auto" in problem
+    assert "relative to the release" in rb.static_plan("public", "", R, False, declared_exists=True)["problem"]
+
+
+def test_hooks_run_as_the_app_user_with_the_environment_file_read_by_systemd():
+    argv = rb.hook_argv("hello", "r1", R, "hello", "hello", "/run/flaskops-hello-x.env", ["flask", "init-db"])
+    assert argv[0] == "systemd-run" and "--wait" in argv and "--pipe" in argv
+    assert "--property=User=hello" in argv and "--property=EnvironmentFile=/run/flaskops-hello-x.env" in argv
+    assert argv[-3:] == ["PATH=%s/.venv/bin:/usr/local/bin:/usr/bin:/bin" % R, "flask", "init-db"]
+
+
+def test_an_init_hook_marker_is_named_by_its_command():
+    assert rb.init_marker_name("flask init-db") == rb.init_marker_name({"cmd": "flask init-db", "creates": "x"})
+    assert rb.init_marker_name("flask init-db") != rb.init_marker_name("flask init-db --force")
+    assert rb.init_marker_name("flask init-db").startswith("init-") and len(rb.init_marker_name("x")) == 45

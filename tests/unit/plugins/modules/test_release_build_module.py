@@ -197,3 +197,84 @@ def test_finish_in_check_mode_reports_and_writes_nothing(release):
                                              "server": "gunicorn"}, check_mode=True)
     assert result["changed"] and "check gunicorn" in result["msg"]
     assert not os.path.exists(release)
+
+
+def test_static_links_the_declared_folder_once(tmp_path, release):
+    os.makedirs(os.path.join(release, "hello_app/static"))
+    args = {"state": "static", "release_dir": release, "static_folder": os.path.join(release, "hello_app/static")}
+    first = run_module(release_build.main, args)
+    assert first["changed"] and first["link"] == "hello_app/static"
+    assert os.readlink(os.path.join(release, ".flaskops-static")) == "hello_app/static"
+    assert not run_module(release_build.main, args)["changed"]
+
+
+def test_static_refuses_a_named_directory_the_release_lacks(release):
+    os.makedirs(os.path.join(release, "app/static"))
+    result = run_module_failing(release_build.main, {"state": "static", "release_dir": release, "static_dir": "public",
+                                                     "static_folder": os.path.join(release, "app/static")})
+    assert "app_static_dir is 'public'" in result["msg"]
+
+
+@pytest.fixture
+def plain_hooks(monkeypatch):
+    """Hooks run by /bin/sh in the release instead of systemd-run; the environment file is sourced."""
+    def argv(app_name, release, release_dir, user, group, env_file, command):
+        return ["/bin/sh", "-c", ". %s; %s" % (env_file, " ".join(command))]
+    monkeypatch.setattr(release_build.rb, "hook_argv", argv)
+
+
+def _hooks_args(tmp_path, release, **extra):
+    env = str(tmp_path / "env")
+    with open(env, "w", encoding="utf-8") as handle:
+        handle.write("GREETING=hello\n")
+    args = {"state": "hooks", "release_dir": release, "release": "r1", "app_name": "hello", "user": "hello",
+            "group": "hello", "env_file": env, "init_dir": str(tmp_path / "shared/.flaskops")}
+    args.update(extra)
+    return args
+
+
+def test_hooks_run_init_hooks_once_then_pre_activation_hooks_and_mark_the_release_complete(tmp_path, release,
+                                                                                          plain_hooks):
+    os.makedirs(release)
+    args = _hooks_args(tmp_path, release, init_hooks=["echo $GREETING >> init.log", {"cmd": "touch made",
+                                                                                      "creates": "made"}],
+                       pre_activate_hooks=["echo pre >> pre.log"])
+    result = run_module(release_build.main, args)
+    assert [h["kind"] for h in result["hooks"]] == ["Init", "Init", "Pre-activation"]
+    assert open(os.path.join(release, "init.log")).read() == "hello\n"
+    assert json.load(open(os.path.join(release, ".flaskops-release"))) == {"id": "r1", "source": "path"}
+    # The next release: the init hooks are done on this host, the pre-activation hooks run again.
+    second = str(tmp_path / "srv/hello/releases/r2")
+    os.makedirs(second)
+    again = run_module(release_build.main, dict(args, release_dir=second, release="r2"))
+    assert [h["kind"] for h in again["hooks"]] == ["Pre-activation"]
+    assert not os.path.exists(os.path.join(second, "init.log"))
+
+
+def test_an_init_hook_whose_creates_path_exists_counts_as_done(tmp_path, release, plain_hooks):
+    os.makedirs(os.path.join(release, "instance"))
+    open(os.path.join(release, "instance/db.sqlite"), "w").close()
+    args = _hooks_args(tmp_path, release, init_hooks=[{"cmd": "false", "creates": "instance/db.sqlite"}])
+    assert run_module(release_build.main, args)["hooks"] == []
+    assert os.listdir(str(tmp_path / "shared/.flaskops")) == [release_build.rb.init_marker_name("false")]
+
+
+def test_a_failed_hook_stops_before_the_complete_marker_and_names_its_output(tmp_path, release, plain_hooks):
+    os.makedirs(release)
+    args = _hooks_args(tmp_path, release, init_hooks=["true"],
+                       pre_activate_hooks=["echo migration failed >&2; exit 3", "touch never"])
+    result = run_module_failing(release_build.main, args)
+    assert result["rc"] == 3 and "migration failed" in result["stderr"]
+    assert "Pre-activation hook 'echo migration failed >&2; exit 3' failed with rc 3" == result["msg"]
+    assert not os.path.exists(os.path.join(release, ".flaskops-release"))
+    assert not os.path.exists(os.path.join(release, "never"))
+    # The init hook that succeeded before is marked done.
+    assert os.listdir(str(tmp_path / "shared/.flaskops")) == [release_build.rb.init_marker_name("true")]
+
+
+def test_hooks_in_check_mode_report_what_would_run_and_run_nothing(tmp_path, release, plain_hooks):
+    args = _hooks_args(tmp_path, release, init_hooks=["touch x"], pre_activate_hooks=["flask db upgrade"])
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["changed"] and result["would"] == {"init": ["touch x"], "pre_activate": ["flask db upgrade"]}
+    assert "flask db upgrade" in result["msg"]
+    assert not os.path.exists(str(tmp_path / "shared"))
