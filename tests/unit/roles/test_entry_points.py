@@ -107,7 +107,7 @@ def test_the_playbooks_use_the_entry_points():
         assert "app: %s" % entry in text, "%s.yml must validate the %s spec in its preflight" % (entry, entry)
 
 
-def test_reachability_follows_templated_includes():
-    assert {"unpack_path.yml", "unpack_git.yml", "unpack_archive.yml"} <= reachable("deploy.yml")
+def test_reachability_follows_includes_and_imports():
+    assert {"converge.yml", "release.yml", "release_git.yml", "activate.yml"} <= reachable("deploy.yml")
     assert "release.yml" not in reachable("restart.yml")
     assert pathlib.Path(ROLE / "tasks" / "restart.yml").is_file()

@@ -1,0 +1,95 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.release_build (the documentation is in plugins/modules).
+
+For ``state=unpack`` from a directory or an archive on the controller, it packs the directory (without bytecode and
+hidden top-level entries), transfers the file into the remote temporary directory, runs the module on it and removes
+both copies. Every other call goes to the module as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
+
+MODULE = "flaskops.deploy.release_build"
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def pack_directory(source: str, dest: str) -> int:
+    """Pack the members of ``source`` (:func:`rb.source_members`) into the gzip tarball ``dest``; return their count."""
+    members = rb.source_members(source)
+    with tarfile.open(dest, "w:gz", compresslevel=1) as archive:
+        for member in members:
+            archive.add(os.path.join(source, member), arcname=member, recursive=False, filter=_root_owned)
+    return len(members)
+
+
+class ActionModule(ActionBase):
+    # The temporary directory is made only for an unpack that transfers a file (a module call with pipelining needs none).
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def _resolve(self, source_type: str, source: str) -> str:
+        path = os.path.expanduser(source)
+        if os.path.exists(path):
+            return os.path.abspath(path)
+        if source_type == "archive":
+            # As ansible.builtin.unarchive: the role's files/ and the playbook's directory too.
+            return self._find_needle("files", source)
+        raise AnsibleError("%s does not exist on the controller" % source)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = dict(self._task.args)
+        source_type = args.get("source_type", "path")
+        if args.get("state") != "unpack" or source_type == "git" or self._task.check_mode:
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            return result
+
+        local_tmp = None
+        try:
+            try:
+                source = self._resolve(source_type, args.get("src") or "")
+            except AnsibleError as exc:
+                result.update(failed=True, msg=to_native(exc))
+                return result
+            if source_type == "path":
+                if not os.path.isdir(source):
+                    result.update(failed=True, msg="%s is not a directory on the controller" % source)
+                    return result
+                handle, local_tmp = tempfile.mkstemp(prefix="flaskops-release-", suffix=".tar.gz")
+                os.close(handle)
+                pack_directory(source, local_tmp)
+                local = local_tmp
+            else:
+                local = source
+            tmpdir = self._make_tmp_path()
+            remote = self._connection._shell.join_path(tmpdir, "source.archive")
+            self._transfer_file(local, remote)
+            self._fixup_perms2((tmpdir, remote))
+            args["src"] = remote
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            if isinstance(result.get("msg"), str):
+                result["msg"] = result["msg"].replace(remote, source)
+            return result
+        finally:
+            if local_tmp and os.path.exists(local_tmp):
+                os.unlink(local_tmp)
+            if self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -1,0 +1,656 @@
+#!/usr/bin/python
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+DOCUMENTATION = r"""
+module: release_build
+short_description: Build an application release directory from a directory, an archive or a git commit
+version_added: 1.0.0
+description:
+  - The build of a release of the C(flaskops.deploy.app) role, in the steps the role runs around the venv's build
+    (the C(flaskops.deploy.python_venv) role).
+  - A release directory is I(built) when it has O(built_marker) (code unpacked, shared files linked, venv built,
+    bytecode compiled) and I(complete) when it has O(marker) (its hooks ran; the role writes that one).
+  - O(state=prepare) reads both markers and returns RV(build) and RV(prepare). When the release has to be built, a
+    directory without a marker (left by an interrupted build) is removed and the release directory is created
+    (C(0755), root-owned).
+  - "O(state=unpack) puts the code into the release directory and links the shared files into it (O(links)):
+    from a directory or an archive on the controller (the action plugin packs the directory, transfers the file and
+    removes it afterwards; a C(.tar.gz), C(.tar) or C(.zip)), or from commit O(commit) of the bare repository
+    O(git_dir) (C(git archive)). Files are owned by root: the application cannot rewrite its code. Members with
+    absolute paths or paths through C(..) are refused."
+  - O(state=finish) checks that the release's venv can run the slots' server (its version, O(server_min_version); or,
+    for a server from the distribution's packages, O(system_server), that the venv runs the system's Python), compiles
+    the release's bytecode (the slots cannot write it) and writes O(built_marker).
+  - "O(state=static) links, with O(static_dir=auto), the static folder the application declares (O(static_folder), as
+    the configuration check read it) as O(static_link) in the release, for nginx; with a directory named in
+    O(static_dir), it fails when the release lacks it while the application declares a static folder that exists."
+  - "O(state=hooks) runs, in the release and as the app user, the O(init_hooks) not run yet on this host (each leaves a
+    marker C(init-<sha1 of the command>) in O(init_dir) once it succeeded; one whose C(creates) path exists counts as
+    done), then the O(pre_activate_hooks), and writes O(marker): the release is complete. It stops at the first hook
+    that fails. Each hook runs through C(systemd-run) in a transient unit that reads O(env_file) itself, so no value
+    of the environment is on a command line."
+  - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
+    (C(.git), C(.venv), C(.env), ...).
+author:
+  - flaskops.deploy maintainers (@flaskops)
+extends_documentation_fragment:
+  - flaskops.deploy.attributes
+attributes:
+  action:
+    support: full
+    details:
+      - The action plugin packs a directory source and transfers the source file for O(state=unpack).
+  check_mode:
+    support: full
+    details:
+      - In check mode nothing is removed, created, transferred, unpacked, compiled or written. O(state=prepare) returns
+        RV(build) and RV(prepare) as a real run would find them; O(state=unpack) and O(state=finish) report
+        RV(changed) and, in RV(msg), what a real run would do.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - A release that has its built marker is not built again (RV(build) is false).
+options:
+  state:
+    description:
+      - The step to run.
+    type: str
+    required: true
+    choices: [prepare, unpack, finish, static, hooks]
+  release_dir:
+    description:
+      - The release directory, C(<app_root>/releases/<release id>).
+    type: path
+    required: true
+  built_marker:
+    description:
+      - The name of the file that marks a built release, in O(release_dir).
+    type: str
+    default: .flaskops-built
+  marker:
+    description:
+      - The name of the file that marks a complete release, in O(release_dir) (read only).
+    type: str
+    default: .flaskops-release
+  source_type:
+    description:
+      - With O(state=unpack), where the code comes from. V(path) and V(archive) are files on the controller (O(src)),
+        V(git) a commit of O(git_dir) on the host.
+    type: str
+    choices: [path, archive, git]
+    default: path
+  src:
+    description:
+      - With O(state=unpack) and O(source_type=path) or V(archive), the directory or the archive on the controller.
+    type: path
+  git_dir:
+    description:
+      - With O(source_type=git), the bare repository on the host.
+    type: path
+  commit:
+    description:
+      - With O(source_type=git), the commit to export.
+    type: str
+  links:
+    description:
+      - With O(state=unpack), symbolic links C(<release_dir>/<path>) -> C(<shared_dir>/<target>) to create after the
+        code is unpacked, each replacing a file or an empty directory the code has at that path (a directory with
+        files in it fails the build).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The link's path, relative to O(release_dir).
+        type: str
+        required: true
+      target:
+        description: What the link points to, relative to O(shared_dir).
+        type: str
+        required: true
+  shared_dir:
+    description:
+      - The directory the O(links) point into, C(<app_root>/shared).
+    type: path
+  release:
+    description:
+      - With O(state=finish), the release id written into the marker.
+    type: str
+  server:
+    description:
+      - With O(state=finish), the distribution name of the application server the slots run (C(gunicorn), ...). Empty
+        skips the server check.
+    type: str
+    default: ""
+  server_min_version:
+    description:
+      - The oldest version of O(server) the slots can run. Empty accepts any version.
+    type: str
+    default: ""
+  server_default_package:
+    description:
+      - What the role installs when the requirements do not pin O(server), named in the error message.
+    type: str
+    default: ""
+  system_server:
+    description:
+      - "O(server) comes from the distribution's packages, not from the venv: check the venv runs the same Python as
+        C(/usr/bin/python3) instead of its version."
+    type: bool
+    default: false
+  compile:
+    description:
+      - With O(state=finish), compile the release's bytecode (without the venv's, which the installer compiled).
+    type: bool
+    default: true
+  static_dir:
+    description:
+      - With O(state=static), C(app_static_dir) of the C(flaskops.deploy.app) role - V(auto), empty, or a directory
+        relative to the release.
+    type: str
+    default: auto
+  static_folder:
+    description:
+      - With O(state=static), the absolute path of the static folder the application declares (empty when unknown).
+    type: str
+    default: ""
+  config_checked:
+    description:
+      - With O(state=static), whether the configuration check ran (and so O(static_folder) is what the application
+        declares). Without it, O(static_dir=auto) links C(static), even before it exists.
+    type: bool
+    default: true
+  static_link:
+    description:
+      - With O(state=static), the name of the link nginx serves in the release.
+    type: str
+    default: .flaskops-static
+  init_hooks:
+    description:
+      - With O(state=hooks), commands run once per host, each a string or a dict with C(cmd) and C(creates) (a path,
+        relative to the release or absolute, whose existence counts as the hook having run).
+    type: list
+    elements: raw
+    default: []
+  pre_activate_hooks:
+    description:
+      - With O(state=hooks), commands run in every new release before it goes live.
+    type: list
+    elements: str
+    default: []
+  init_dir:
+    description:
+      - With O(state=hooks), where the markers of the init hooks are.
+    type: path
+  env_file:
+    description:
+      - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
+    type: path
+  user:
+    description:
+      - With O(state=hooks), the user the hooks run as.
+    type: str
+  group:
+    description:
+      - With O(state=hooks), the group the hooks run as.
+    type: str
+  app_name:
+    description:
+      - With O(state=hooks), the application's name, in the description of the hooks' transient units.
+    type: str
+notes:
+  - The release's code is owned by root; its venv is built in between O(state=unpack) and O(state=finish) by the
+    C(flaskops.deploy.python_venv) role.
+seealso:
+  - module: flaskops.deploy.venv_build
+    description: Builds the release's venv.
+  - module: flaskops.deploy.release
+    description: Puts a built release live and removes old ones.
+"""
+
+EXAMPLES = r"""
+- name: Find out whether release abc123 has to be built (an interrupted build is removed)
+  flaskops.deploy.release_build:
+    state: prepare
+    release_dir: /srv/hello/releases/abc123
+  register: hello_build
+
+- name: Unpack the source directory of the controller and link the shared configuration
+  flaskops.deploy.release_build:
+    state: unpack
+    release_dir: /srv/hello/releases/abc123
+    source_type: path
+    src: "{{ playbook_dir }}/../hello"
+    links:
+      - path: instance
+        target: instance
+    shared_dir: /srv/hello/shared
+  when: hello_build.build
+
+- name: Export a commit of the bare mirror
+  flaskops.deploy.release_build:
+    state: unpack
+    release_dir: /srv/hello/releases/0f3c2a9d81b7
+    source_type: git
+    git_dir: /srv/hello/repo.git
+    commit: 0f3c2a9d81b7e5a4c3d2b1a0f9e8d7c6b5a4f3e2
+
+- name: Check the server, compile and mark the release built
+  flaskops.deploy.release_build:
+    state: finish
+    release_dir: /srv/hello/releases/abc123
+    release: abc123
+    server: gunicorn
+    server_min_version: "22.0"
+    server_default_package: gunicorn==23.0.0
+
+- name: Run the hooks of the release as the app user, then mark it complete
+  flaskops.deploy.release_build:
+    state: hooks
+    release_dir: /srv/hello/releases/abc123
+    release: abc123
+    app_name: hello
+    user: hello
+    group: hello
+    env_file: /run/flaskops-hello-x1y2.env
+    init_dir: /srv/hello/shared/.flaskops
+    init_hooks:
+      - cmd: flask --app hello_app init-db
+        creates: instance/hello.sqlite
+    pre_activate_hooks:
+      - flask --app hello_app db upgrade
+"""
+
+RETURN = r"""
+build:
+  description: With O(state=prepare), whether the release has to be built (it has neither marker).
+  returned: state=prepare
+  type: bool
+  sample: true
+prepare:
+  description: With O(state=prepare), whether the release is not complete yet (its hooks have to run).
+  returned: state=prepare
+  type: bool
+  sample: true
+removed:
+  description: With O(state=prepare), whether a directory left by an interrupted build was removed.
+  returned: state=prepare
+  type: bool
+  sample: false
+files:
+  description: With O(state=unpack), how many files and directories were unpacked.
+  returned: state=unpack, not in check mode
+  type: int
+  sample: 42
+server_version:
+  description: With O(state=finish), the version of O(server) in the venv (empty for a system server).
+  returned: state=finish, not in check mode
+  type: str
+  sample: 23.0.0
+python:
+  description: With O(state=finish), the Python version of the venv.
+  returned: state=finish, not in check mode
+  type: str
+  sample: "3.11"
+duration:
+  description: How long the step took, in seconds (the run summary counts the build's steps).
+  returned: always
+  type: float
+  sample: 0.42
+link:
+  description: With O(state=static), the target of the static link, relative to the release (null when none).
+  returned: state=static
+  type: str
+  sample: app/static
+hooks:
+  description: With O(state=hooks), the hooks that ran, in order, each with C(hook), C(kind), C(rc) and C(seconds).
+  returned: state=hooks
+  type: list
+  elements: dict
+would:
+  description: With O(state=hooks), the C(init) hooks not run yet on this host and the C(pre_activate) hooks.
+  returned: state=hooks
+  type: dict
+cmd:
+  description: The command that failed.
+  returned: failure
+  type: list
+  elements: str
+stderr:
+  description: The end of the failed command's output.
+  returned: failure
+  type: str
+"""
+
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import tarfile
+import time
+import typing as t
+import zipfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
+
+VERSION_SCRIPT = "import sys; from importlib.metadata import version; print(version(sys.argv[1]))"
+PYTHON_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])"
+
+
+def _chown_root(path: str) -> None:
+    os.lchown(path, 0, 0)
+
+
+def prepare(module: AnsibleModule) -> dict[str, t.Any]:
+    release_dir = module.params["release_dir"]
+    built = os.path.exists(os.path.join(release_dir, module.params["built_marker"]))
+    complete = os.path.exists(os.path.join(release_dir, module.params["marker"]))
+    plan = rb.build_plan(built, complete)
+    result: dict[str, t.Any] = dict(plan, changed=False, removed=False, release_dir=release_dir)
+    if plan["build"]:
+        result["changed"] = True
+        result["removed"] = os.path.lexists(release_dir)
+        if not module.check_mode:
+            if os.path.isdir(release_dir) and not os.path.islink(release_dir):
+                shutil.rmtree(release_dir)
+            elif os.path.lexists(release_dir):
+                os.unlink(release_dir)
+            os.makedirs(release_dir, mode=0o755)
+            os.chmod(release_dir, 0o755)
+            _chown_root(release_dir)
+    return result
+
+
+def _extract_tar(module: AnsibleModule, src: str, dest: str) -> int:
+    count = 0
+    with tarfile.open(src) as archive:
+        for member in archive.getmembers():
+            problem = rb.archive_member_problem(member.name, member.linkname if member.islnk() else None)
+            if problem is None and not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+                problem = "%s: not a file, a directory or a link" % member.name
+            if problem:
+                module.fail_json(msg="The source archive has a member that cannot go into a release: %s" % problem)
+            count += 1
+    # GNU tar refuses members that leave the directory through a symbolic link; as root, --no-same-owner makes
+    # root the owner of everything, and the modes are kept.
+    argv = ["tar", "-x", "-f", src, "-C", dest, "--no-same-owner", "--delay-directory-restore"]
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg="Unpacking the source failed", cmd=argv, rc=rc, stderr=err[-2000:])
+    return count
+
+
+def _extract_zip(module: AnsibleModule, src: str, dest: str) -> int:
+    count = 0
+    with zipfile.ZipFile(src) as archive:
+        for info in archive.infolist():
+            problem = rb.archive_member_problem(info.filename)
+            if problem:
+                module.fail_json(msg="The source archive has a member that cannot go into a release: %s" % problem)
+        for info in archive.infolist():
+            path = archive.extract(info, dest)
+            mode = (info.external_attr >> 16) & 0o7777
+            if mode and not stat.S_ISLNK(info.external_attr >> 16):
+                os.chmod(path, mode & 0o7777)
+            _chown_root(path)
+            count += 1
+    return count
+
+
+def _export_git(module: AnsibleModule, git_dir: str, commit: str, dest: str) -> int:
+    git = module.get_bin_path("git", required=True)
+    tar = module.get_bin_path("tar", required=True)
+    argv = [git, "--git-dir=%s" % git_dir, "archive", "--format=tar", commit]
+    untar = [tar, "-x", "-C", dest, "--no-same-owner"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:  # nosec - no shell
+        with subprocess.Popen(untar, stdin=export.stdout, stderr=subprocess.PIPE) as unpacked:  # nosec - no shell
+            if export.stdout is not None:
+                export.stdout.close()
+            untar_err = unpacked.stderr.read().decode("utf-8", "replace") if unpacked.stderr else ""
+        export_err = export.stderr.read().decode("utf-8", "replace") if export.stderr else ""
+    if export.returncode != 0:
+        module.fail_json(msg="Exporting commit %s failed" % commit, cmd=argv, rc=export.returncode, stderr=export_err[-2000:])
+    if unpacked.returncode != 0:
+        module.fail_json(msg="Unpacking commit %s failed" % commit, cmd=untar, rc=unpacked.returncode,
+                         stderr=untar_err[-2000:])
+    return sum(len(dirs) + len(files) for dummy, dirs, files in os.walk(dest))
+
+
+def unpack(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir = params["release_dir"]
+    source_type = params["source_type"]
+    if source_type == "git":
+        if not params["git_dir"] or not params["commit"]:
+            module.fail_json(msg="state=unpack with source_type=git needs git_dir and commit")
+        what = "commit %s of %s" % (params["commit"], params["git_dir"])
+    else:
+        if not params["src"]:
+            module.fail_json(msg="state=unpack with source_type=%s needs src" % source_type)
+        what = params["src"]
+    if module.check_mode:
+        return dict(changed=True, msg="Check mode: %s would be unpacked into %s." % (what, release_dir))
+    if not os.path.isdir(release_dir):
+        module.fail_json(msg="%s does not exist: run state=prepare first" % release_dir)
+    if source_type == "git":
+        count = _export_git(module, params["git_dir"], params["commit"], release_dir)
+    elif zipfile.is_zipfile(params["src"]):
+        count = _extract_zip(module, params["src"], release_dir)
+    else:
+        try:
+            count = _extract_tar(module, params["src"], release_dir)
+        except tarfile.TarError as exc:
+            module.fail_json(msg="%s is neither a tar nor a zip archive: %s" % (params["src"], exc))
+    real_release = os.path.realpath(release_dir)
+    if params["links"] and not params["shared_dir"]:
+        module.fail_json(msg="links need shared_dir")
+    for link in params["links"]:
+        path = os.path.join(release_dir, link["path"])
+        if rb.archive_member_problem(link["path"]) or not os.path.realpath(os.path.dirname(path)).startswith(real_release):
+            module.fail_json(msg="The shared link %s is outside the release" % link["path"])
+        if os.path.isdir(path) and not os.path.islink(path):
+            if os.listdir(path):
+                module.fail_json(msg="The release has a directory %s with files in it where a shared link goes (app_shared_links): "
+                                 "leave it out of the source, or link another path" % link["path"])
+            os.rmdir(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink(os.path.join(params["shared_dir"], link["target"]), path)
+        _chown_root(path)
+    return dict(changed=True, files=count, msg="%d files of %s unpacked into %s" % (count, what, release_dir))
+
+
+def _run(module: AnsibleModule, argv: list[str], step: str) -> str:
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg="%s failed" % step, cmd=argv, rc=rc, stderr=(err or out)[-2000:])
+    return out.strip()
+
+
+def finish(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir = params["release_dir"]
+    marker_path = os.path.join(release_dir, params["built_marker"])
+    if not params["release"]:
+        module.fail_json(msg="state=finish needs release")
+    if module.check_mode:
+        steps = ["check %s" % params["server"]] if params["server"] else []
+        steps += ["compile the bytecode"] if params["compile"] else []
+        steps.append("write %s" % marker_path)
+        return dict(changed=True, msg="Check mode: %s." % ", ".join(steps))
+    python = os.path.join(release_dir, ".venv", "bin", "python")
+    result: dict[str, t.Any] = dict(changed=True, server_version="", python="")
+    result["python"] = _run(module, [python, "-c", PYTHON_SCRIPT], "Reading the Python version of the release's venv")
+    server = params["server"]
+    if server and params["system_server"]:
+        system = _run(module, ["/usr/bin/python3", "-c", PYTHON_SCRIPT], "Reading the system's Python version")
+        problem = rb.server_python_problem(server, result["python"], system)
+        if problem:
+            module.fail_json(msg=problem, python=result["python"], system_python=system)
+    elif server:
+        rc, out, err = module.run_command([python, "-c", VERSION_SCRIPT, server])
+        result["server_version"] = out.strip() if rc == 0 else ""
+        problem = rb.server_version_problem(server, result["server_version"], params["server_min_version"],
+                                            params["server_default_package"])
+        if problem:
+            module.fail_json(msg=problem, server_version=result["server_version"])
+    if params["compile"]:
+        # The service cannot write bytecode (its code is read-only); the venv's was compiled by the installer.
+        _run(module, [python, "-m", "compileall", "-q", "-x", r"/\.venv/", release_dir],
+             "Compiling the release's bytecode")
+    _write_root_file(marker_path, rb.marker(params["release"], params["source_type"]))
+    result["msg"] = "release %s built (%s)" % (
+        params["release"],
+        ("%s %s" % (server, result["server_version"]) if result["server_version"] else "Python %s" % result["python"]),
+    )
+    return result
+
+
+def _write_root_file(path: str, content: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(path + ".tmp", 0o644)
+    _chown_root(path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def static(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir, static_dir, folder = params["release_dir"], params["static_dir"], params["static_folder"]
+    named = static_dir not in ("auto", "") and os.path.isdir(os.path.join(release_dir, static_dir))
+    plan = rb.static_plan(static_dir, folder, release_dir, params["config_checked"], named_exists=named,
+                          declared_exists=bool(folder) and os.path.isdir(folder))
+    if plan["problem"]:
+        module.fail_json(msg=plan["problem"])
+    result: dict[str, t.Any] = dict(changed=False, link=plan["link"])
+    if plan["link"] is None:
+        result["msg"] = "no static link (app_static_dir %s)" % (static_dir or "empty")
+        return result
+    path = os.path.join(release_dir, params["static_link"])
+    current = os.readlink(path) if os.path.islink(path) else None
+    if current != plan["link"]:
+        result["changed"] = True
+        if not module.check_mode:
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.symlink(plan["link"], path)
+            _chown_root(path)
+    result["msg"] = "%s -> %s" % (path, plan["link"])
+    return result
+
+
+def _run_hook(module: AnsibleModule, ran: list[dict[str, t.Any]], argv: list[str], kind: str, command: str) -> None:
+    started = time.monotonic()
+    rc, out, err = module.run_command(argv, cwd=module.params["release_dir"])
+    done = dict(hook=command, kind=kind, rc=rc, seconds=round(time.monotonic() - started, 3))
+    if rc != 0:
+        module.fail_json(msg="%s hook '%s' failed with rc %d" % (kind, command, rc), cmd=argv, rc=rc,
+                         stderr=(err or out)[-2000:], hooks=ran + [done])
+    ran.append(done)
+
+
+def hooks(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    release_dir, init_dir = params["release_dir"], params["init_dir"]
+    for name in ("release", "env_file", "user", "group", "app_name"):
+        if not params[name]:
+            module.fail_json(msg="state=hooks needs %s" % name)
+    if params["init_hooks"] and not init_dir:
+        module.fail_json(msg="init_hooks need init_dir")
+    pending = []
+    for hook in params["init_hooks"]:
+        marker_path = os.path.join(init_dir, rb.init_marker_name(hook))
+        if os.path.exists(marker_path):
+            continue
+        creates = hook.get("creates") if isinstance(hook, dict) else None
+        if creates and os.path.exists(os.path.join(release_dir, creates)):
+            pending.append((hook, marker_path, False))
+        else:
+            pending.append((hook, marker_path, True))
+    complete = os.path.join(release_dir, params["marker"])
+    would = dict(init=[rb.hook_command(h) for h, dummy, run in pending if run],
+                 pre_activate=list(params["pre_activate_hooks"]))
+    if module.check_mode:
+        steps = ["init hooks: %s" % "; ".join(would["init"])] if would["init"] else []
+        steps += ["pre-activation hooks: %s" % "; ".join(would["pre_activate"])] if would["pre_activate"] else []
+        return dict(changed=bool(pending) or not os.path.exists(complete), would=would, hooks=[],
+                    msg="Check mode: %s would run in %s, then the release would be marked complete." % (
+                        ", ".join(steps) or "no hook", release_dir))
+    ran: list[dict[str, t.Any]] = []
+    if pending and not os.path.isdir(init_dir):
+        os.makedirs(init_dir, mode=0o755)
+        _chown_root(init_dir)
+    for hook, marker_path, run in pending:
+        command = rb.hook_command(hook)
+        if run:
+            _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
+                                           params["group"], params["env_file"], shlex.split(command)), "Init", command)
+        # A hook whose own creates path exists counts as done too.
+        _write_root_file(marker_path, json.dumps({"command": command, "release": params["release"]}, indent=4,
+                                                 sort_keys=True) + "\n")
+    for command in params["pre_activate_hooks"]:
+        _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
+                                       params["group"], params["env_file"], shlex.split(command)),
+                  "Pre-activation", command)
+    _write_root_file(complete, rb.marker(params["release"], params["source_type"]))
+    return dict(changed=True, hooks=ran, would=would,
+                msg="%d hook(s) ran, release %s complete" % (len(ran), params["release"]))
+
+
+def main() -> t.NoReturn:
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks"]),
+            release_dir=dict(type="path", required=True),
+            built_marker=dict(type="str", default=".flaskops-built"),
+            marker=dict(type="str", default=".flaskops-release"),
+            source_type=dict(type="str", default="path", choices=["path", "archive", "git"]),
+            src=dict(type="path"),
+            git_dir=dict(type="path"),
+            commit=dict(type="str"),
+            links=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="str", required=True),
+                target=dict(type="str", required=True),
+            )),
+            shared_dir=dict(type="path"),
+            release=dict(type="str"),
+            server=dict(type="str", default=""),
+            server_min_version=dict(type="str", default=""),
+            server_default_package=dict(type="str", default=""),
+            system_server=dict(type="bool", default=False),
+            compile=dict(type="bool", default=True),
+            static_dir=dict(type="str", default="auto"),
+            static_folder=dict(type="str", default=""),
+            config_checked=dict(type="bool", default=True),
+            static_link=dict(type="str", default=".flaskops-static"),
+            init_hooks=dict(type="list", elements="raw", default=[]),
+            pre_activate_hooks=dict(type="list", elements="str", default=[]),
+            init_dir=dict(type="path"),
+            env_file=dict(type="path"),
+            user=dict(type="str"),
+            group=dict(type="str"),
+            app_name=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks}[
+        module.params["state"]]
+    started = time.monotonic()
+    result = step(module)
+    module.exit_json(duration=round(time.monotonic() - started, 3), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Tests of flaskops.deploy.release_build in tmp_path: real archives, a real git repository, and a stand-in venv
+whose python is this interpreter."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+from ansible_collections.flaskops.deploy.plugins.action.release_build import pack_directory
+from ansible_collections.flaskops.deploy.plugins.modules import release_build
+from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module, run_module_failing
+
+
+@pytest.fixture
+def release(tmp_path):
+    return str(tmp_path / "srv/hello/releases/r1")
+
+
+def _source(root):
+    os.makedirs(os.path.join(root, "app/static"))
+    os.makedirs(os.path.join(root, "app/__pycache__"))
+    for path, text in {"wsgi.py": "from app import app\n", "app/__init__.py": "app = 1\n", "app/static/s.css": "",
+                       "app/__pycache__/x.pyc": "", ".env": "SECRET=1\n", "run.sh": "#!/bin/sh\n"}.items():
+        with open(os.path.join(root, path), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    os.chmod(os.path.join(root, "run.sh"), 0o750)
+    return root
+
+
+def test_prepare_creates_a_new_release_directory(release):
+    result = run_module(release_build.main, {"state": "prepare", "release_dir": release})
+    assert result["build"] and result["prepare"] and result["changed"] and not result["removed"]
+    assert os.path.isdir(release) and oct(os.stat(release).st_mode & 0o777) == "0o755"
+
+
+def test_prepare_removes_what_an_interrupted_build_left(release):
+    os.makedirs(os.path.join(release, ".venv"))
+    result = run_module(release_build.main, {"state": "prepare", "release_dir": release})
+    assert result["build"] and result["removed"]
+    assert os.listdir(release) == []
+
+
+def test_prepare_keeps_a_built_release_and_reports_a_missing_hook(release):
+    os.makedirs(release)
+    open(os.path.join(release, ".flaskops-built"), "w").close()
+    result = run_module(release_build.main, {"state": "prepare", "release_dir": release})
+    assert not result["build"] and result["prepare"] and not result["changed"]
+    assert os.path.exists(os.path.join(release, ".flaskops-built"))
+
+
+def test_prepare_in_check_mode_changes_nothing(release):
+    os.makedirs(os.path.join(release, "leftover"))
+    result = run_module(release_build.main, {"state": "prepare", "release_dir": release}, check_mode=True)
+    assert result["build"] and result["changed"] and result["removed"]
+    assert os.listdir(release) == ["leftover"]
+
+
+def _prepared(release):
+    run_module(release_build.main, {"state": "prepare", "release_dir": release})
+    return release
+
+
+def test_unpack_a_packed_directory_keeps_modes_and_leaves_out_bytecode_and_hidden_files(tmp_path, release):
+    source = _source(str(tmp_path / "src"))
+    tarball = str(tmp_path / "source.archive")
+    assert pack_directory(source, tarball) == 6
+    with tarfile.open(tarball) as archive:
+        assert {m.uname for m in archive.getmembers()} == {"root"}
+    shared = str(tmp_path / "shared")
+    result = run_module(release_build.main, {
+        "state": "unpack", "release_dir": _prepared(release), "src": tarball,
+        "links": [{"path": "instance", "target": "instance"}], "shared_dir": shared,
+    })
+    assert result["changed"] and result["files"] == 6
+    assert sorted(os.listdir(release)) == ["app", "instance", "run.sh", "wsgi.py"]
+    assert not os.path.exists(os.path.join(release, "app/__pycache__"))
+    assert os.readlink(os.path.join(release, "instance")) == os.path.join(shared, "instance")
+    assert oct(os.stat(os.path.join(release, "run.sh")).st_mode & 0o777) == "0o750"
+
+
+def test_unpack_a_zip_archive(tmp_path, release):
+    archive = str(tmp_path / "app.zip")
+    with zipfile.ZipFile(archive, "w") as handle:
+        info = zipfile.ZipInfo("bin/run.sh")
+        info.external_attr = (0o100755 << 16)
+        handle.writestr(info, "#!/bin/sh\n")
+        handle.writestr("wsgi.py", "app = 1\n")
+    result = run_module(release_build.main, {"state": "unpack", "release_dir": _prepared(release), "src": archive,
+                                             "source_type": "archive"})
+    assert result["files"] == 2
+    assert oct(os.stat(os.path.join(release, "bin/run.sh")).st_mode & 0o777) == "0o755"
+
+
+def test_unpack_refuses_members_outside_the_release(tmp_path, release):
+    archive = str(tmp_path / "evil.tar.gz")
+    with tarfile.open(archive, "w:gz") as handle:
+        data = b"x"
+        info = tarfile.TarInfo("../../escape.py")
+        info.size = len(data)
+        handle.addfile(info, io.BytesIO(data))
+    result = run_module_failing(release_build.main, {"state": "unpack", "release_dir": _prepared(release),
+                                                     "src": archive, "source_type": "archive"})
+    assert "../../escape.py" in result["msg"]
+    assert not os.path.exists(os.path.join(os.path.dirname(release), "escape.py"))
+
+
+def test_unpack_refuses_to_replace_a_directory_with_files_by_a_shared_link(tmp_path, release):
+    source = _source(str(tmp_path / "src"))
+    tarball = str(tmp_path / "source.archive")
+    pack_directory(source, tarball)
+    result = run_module_failing(release_build.main, {
+        "state": "unpack", "release_dir": _prepared(release), "src": tarball,
+        "links": [{"path": "app", "target": "app"}], "shared_dir": str(tmp_path / "shared"),
+    })
+    assert "app_shared_links" in result["msg"] and "app" in result["msg"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_unpack_exports_a_commit_of_a_bare_repository(tmp_path, release):
+    work = _source(str(tmp_path / "work"))
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    for argv in (["git", "init", "-q"], ["git", "add", "wsgi.py", "app/__init__.py", "run.sh"],
+                 ["git", "commit", "-q", "-m", "r1"]):
+        subprocess.run(argv, cwd=work, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    bare = str(tmp_path / "repo.git")
+    subprocess.run(["git", "clone", "-q", "--bare", work, bare], check=True)
+    result = run_module(release_build.main, {"state": "unpack", "release_dir": _prepared(release),
+                                             "source_type": "git", "git_dir": bare, "commit": commit})
+    assert result["changed"]
+    assert sorted(os.listdir(release)) == ["app", "run.sh", "wsgi.py"]
+    failed = run_module_failing(release_build.main, {"state": "unpack", "release_dir": release, "source_type": "git",
+                                                     "git_dir": bare, "commit": "0" * 40})
+    assert "Exporting commit" in failed["msg"] and failed["rc"] != 0
+
+
+def test_unpack_in_check_mode_reports_and_changes_nothing(tmp_path, release):
+    result = run_module(release_build.main, {"state": "unpack", "release_dir": release, "src": str(tmp_path)},
+                        check_mode=True)
+    assert result["changed"] and "would be unpacked" in result["msg"]
+    assert not os.path.exists(release)
+
+
+def _venv(release):
+    os.makedirs(os.path.join(release, ".venv/bin"))
+    python = os.path.join(release, ".venv/bin/python")
+    with open(python, "w", encoding="utf-8") as handle:
+        handle.write('#!/bin/sh\nexec %s "$@"\n' % sys.executable)
+    os.chmod(python, 0o755)
+    with open(os.path.join(release, "wsgi.py"), "w", encoding="utf-8") as handle:
+        handle.write("app = 1\n")
+
+
+def test_finish_checks_the_server_compiles_and_marks_the_release_built(release):
+    _venv(_prepared(release))
+    result = run_module(release_build.main, {"state": "finish", "release_dir": release, "release": "r1",
+                                             "source_type": "archive", "server": "pytest",
+                                             "server_min_version": "1.0"})
+    assert result["server_version"] == pytest.__version__
+    assert os.path.isdir(os.path.join(release, "__pycache__"))
+    with open(os.path.join(release, ".flaskops-built"), encoding="utf-8") as handle:
+        assert json.load(handle) == {"id": "r1", "source": "archive"}
+
+
+def test_finish_refuses_a_server_older_than_the_slots_need(release):
+    _venv(_prepared(release))
+    result = run_module_failing(release_build.main, {"state": "finish", "release_dir": release, "release": "r1",
+                                                     "server": "pytest", "server_min_version": "999.0",
+                                                     "server_default_package": "pytest==8"})
+    assert "installs pytest %s" % pytest.__version__ in result["msg"] and "pytest==8" in result["msg"]
+    assert not os.path.exists(os.path.join(release, ".flaskops-built"))
+
+
+def test_finish_refuses_a_venv_without_the_server(release):
+    _venv(_prepared(release))
+    result = run_module_failing(release_build.main, {"state": "finish", "release_dir": release, "release": "r1",
+                                                     "server": "no-such-server-dist"})
+    assert "has no no-such-server-dist" in result["msg"]
+
+
+def test_finish_in_check_mode_reports_and_writes_nothing(release):
+    result = run_module(release_build.main, {"state": "finish", "release_dir": release, "release": "r1",
+                                             "server": "gunicorn"}, check_mode=True)
+    assert result["changed"] and "check gunicorn" in result["msg"]
+    assert not os.path.exists(release)
+
+
+def test_static_links_the_declared_folder_once(tmp_path, release):
+    os.makedirs(os.path.join(release, "hello_app/static"))
+    args = {"state": "static", "release_dir": release, "static_folder": os.path.join(release, "hello_app/static")}
+    first = run_module(release_build.main, args)
+    assert first["changed"] and first["link"] == "hello_app/static"
+    assert os.readlink(os.path.join(release, ".flaskops-static")) == "hello_app/static"
+    assert not run_module(release_build.main, args)["changed"]
+
+
+def test_static_refuses_a_named_directory_the_release_lacks(release):
+    os.makedirs(os.path.join(release, "app/static"))
+    result = run_module_failing(release_build.main, {"state": "static", "release_dir": release, "static_dir": "public",
+                                                     "static_folder": os.path.join(release, "app/static")})
+    assert "app_static_dir is 'public'" in result["msg"]
+
+
+@pytest.fixture
+def plain_hooks(monkeypatch):
+    """Hooks run by /bin/sh in the release instead of systemd-run; the environment file is sourced."""
+    def argv(app_name, release, release_dir, user, group, env_file, command):
+        return ["/bin/sh", "-c", ". %s; %s" % (env_file, " ".join(command))]
+    monkeypatch.setattr(release_build.rb, "hook_argv", argv)
+
+
+def _hooks_args(tmp_path, release, **extra):
+    env = str(tmp_path / "env")
+    with open(env, "w", encoding="utf-8") as handle:
+        handle.write("GREETING=hello\n")
+    args = {"state": "hooks", "release_dir": release, "release": "r1", "app_name": "hello", "user": "hello",
+            "group": "hello", "env_file": env, "init_dir": str(tmp_path / "shared/.flaskops")}
+    args.update(extra)
+    return args
+
+
+def test_hooks_run_init_hooks_once_then_pre_activation_hooks_and_mark_the_release_complete(tmp_path, release,
+                                                                                          plain_hooks):
+    os.makedirs(release)
+    args = _hooks_args(tmp_path, release, init_hooks=["echo $GREETING >> init.log", {"cmd": "touch made",
+                                                                                      "creates": "made"}],
+                       pre_activate_hooks=["echo pre >> pre.log"])
+    result = run_module(release_build.main, args)
+    assert [h["kind"] for h in result["hooks"]] == ["Init", "Init", "Pre-activation"]
+    assert open(os.path.join(release, "init.log")).read() == "hello\n"
+    assert json.load(open(os.path.join(release, ".flaskops-release"))) == {"id": "r1", "source": "path"}
+    # The next release: the init hooks are done on this host, the pre-activation hooks run again.
+    second = str(tmp_path / "srv/hello/releases/r2")
+    os.makedirs(second)
+    again = run_module(release_build.main, dict(args, release_dir=second, release="r2"))
+    assert [h["kind"] for h in again["hooks"]] == ["Pre-activation"]
+    assert not os.path.exists(os.path.join(second, "init.log"))
+
+
+def test_an_init_hook_whose_creates_path_exists_counts_as_done(tmp_path, release, plain_hooks):
+    os.makedirs(os.path.join(release, "instance"))
+    open(os.path.join(release, "instance/db.sqlite"), "w").close()
+    args = _hooks_args(tmp_path, release, init_hooks=[{"cmd": "false", "creates": "instance/db.sqlite"}])
+    assert run_module(release_build.main, args)["hooks"] == []
+    assert os.listdir(str(tmp_path / "shared/.flaskops")) == [release_build.rb.init_marker_name("false")]
+
+
+def test_a_failed_hook_stops_before_the_complete_marker_and_names_its_output(tmp_path, release, plain_hooks):
+    os.makedirs(release)
+    args = _hooks_args(tmp_path, release, init_hooks=["true"],
+                       pre_activate_hooks=["echo migration failed >&2; exit 3", "touch never"])
+    result = run_module_failing(release_build.main, args)
+    assert result["rc"] == 3 and "migration failed" in result["stderr"]
+    assert "Pre-activation hook 'echo migration failed >&2; exit 3' failed with rc 3" == result["msg"]
+    assert not os.path.exists(os.path.join(release, ".flaskops-release"))
+    assert not os.path.exists(os.path.join(release, "never"))
+    # The init hook that succeeded before is marked done.
+    assert os.listdir(str(tmp_path / "shared/.flaskops")) == [release_build.rb.init_marker_name("true")]
+
+
+def test_hooks_in_check_mode_report_what_would_run_and_run_nothing(tmp_path, release, plain_hooks):
+    args = _hooks_args(tmp_path, release, init_hooks=["touch x"], pre_activate_hooks=["flask db upgrade"])
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["changed"] and result["would"] == {"init": ["touch x"], "pre_activate": ["flask db upgrade"]}
+    assert "flask db upgrade" in result["msg"]
+    assert not os.path.exists(str(tmp_path / "shared"))
