@@ -231,7 +231,8 @@ notes:
   - O(app_secrets), O(app_shared_files) and O(app_git_repo) are C(no_log) options.
   - Controller-side checks of O(app_timers) depend on the controller's C(systemd-analyze), which is not necessarily
     the version the hosts run; without it (a controller without systemd), only the form of each C(on_calendar) is
-    checked here (RV(calendars_checked) is false) and systemd on the host reads it when the timer is written.
+    checked here (RV(calendars_checked) is false); the app role then has systemd on the host read them
+    (C(flaskops.deploy.app_processes) with C(action=validate)), still before anything changes.
 seealso:
   - module: flaskops.deploy.preflight_secrets
   - module: flaskops.deploy.preflight_source
