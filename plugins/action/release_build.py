@@ -12,7 +12,6 @@ both copies. Every other call goes to the module as it is.
 from __future__ import annotations
 
 import os
-import tarfile
 import tempfile
 
 from ansible.errors import AnsibleError
@@ -22,21 +21,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 
 MODULE = "flaskops.deploy.release_build"
-
-
-def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
-
-
-def pack_directory(source: str, dest: str) -> int:
-    """Pack the members of ``source`` (:func:`rb.source_members`) into the gzip tarball ``dest``; return their count."""
-    members = rb.source_members(source)
-    with tarfile.open(dest, "w:gz", compresslevel=1) as archive:
-        for member in members:
-            archive.add(os.path.join(source, member), arcname=member, recursive=False, filter=_root_owned)
-    return len(members)
 
 
 class ActionModule(ActionBase):
@@ -75,7 +59,7 @@ class ActionModule(ActionBase):
                     return result
                 handle, local_tmp = tempfile.mkstemp(prefix="flaskops-release-", suffix=".tar.gz")
                 os.close(handle)
-                pack_directory(source, local_tmp)
+                rb.pack_directory(source, local_tmp)
                 local = local_tmp
             else:
                 local = source

@@ -13,7 +13,8 @@ which files of a source directory on the controller go into the release; :func:`
 archive members that would land outside the release; :func:`server_version_problem` and
 :func:`server_python_problem` refuse a release whose venv cannot run the slots' server.
 
-Everything here works on plain data and does no I/O, except :func:`source_members`, which only lists a directory.
+Everything here works on plain data and does no I/O, except :func:`source_members`, which only lists a directory,
+and :func:`pack_directory`, which packs one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import posixpath
 import re
+import tarfile
 import typing as t
 
 # What is never packed from a source directory: bytecode (the host compiles its own) and, at the top level, hidden
@@ -65,6 +67,22 @@ def source_members(root: str, exclude: t.Sequence[str] = SOURCE_EXCLUDE) -> list
                     if not excluded(name):
                         members.append(os.path.join(rel, name))
     return members
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def pack_directory(source: str, dest: str) -> int:
+    """Pack the members of ``source`` (:func:`source_members`) into the gzip tarball ``dest``, owned by root; return
+    their count. (The action of ``flaskops.deploy.release_build`` runs it on the controller.)"""
+    members = source_members(source)
+    with tarfile.open(dest, "w:gz", compresslevel=1) as archive:
+        for member in members:
+            archive.add(os.path.join(source, member), arcname=member, recursive=False, filter=_root_owned)
+    return len(members)
 
 
 def archive_member_problem(name: str, link_target: str | None = None) -> str | None:

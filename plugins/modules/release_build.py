@@ -595,15 +595,16 @@ def hooks(module: AnsibleModule) -> dict[str, t.Any]:
     for hook, marker_path, run in pending:
         command = rb.hook_command(hook)
         if run:
-            _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
-                                           params["group"], params["env_file"], shlex.split(command)), "Init", command)
+            argv = rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"], params["group"],
+                                params["env_file"], shlex.split(command))
+            _run_hook(module, ran, argv, "Init", command)
         # A hook whose own creates path exists counts as done too.
         _write_root_file(marker_path, json.dumps({"command": command, "release": params["release"]}, indent=4,
                                                  sort_keys=True) + "\n")
     for command in params["pre_activate_hooks"]:
-        _run_hook(module, ran, rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"],
-                                       params["group"], params["env_file"], shlex.split(command)),
-                  "Pre-activation", command)
+        argv = rb.hook_argv(params["app_name"], params["release"], release_dir, params["user"], params["group"],
+                            params["env_file"], shlex.split(command))
+        _run_hook(module, ran, argv, "Pre-activation", command)
     _write_root_file(complete, rb.marker(params["release"], params["source_type"]))
     return dict(changed=True, hooks=ran, would=would,
                 msg="%d hook(s) ran, release %s complete" % (len(ran), params["release"]))

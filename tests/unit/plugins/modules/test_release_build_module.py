@@ -18,7 +18,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.flaskops.deploy.plugins.action.release_build import pack_directory
+from ansible_collections.flaskops.deploy.plugins.module_utils._release_build import pack_directory
 from ansible_collections.flaskops.deploy.plugins.modules import release_build
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module, run_module_failing
 
