@@ -25,7 +25,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode nothing is created or changed; RV(changed) and RV(changes) say what a real run would do.
+      - In check mode nothing is created or changed; C(changed) and RV(changes) say what a real run would do.
   diff_mode:
     support: none
   idempotent:

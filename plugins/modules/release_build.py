@@ -42,6 +42,7 @@ extends_documentation_fragment:
   - flaskops.deploy.attributes
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
     support: full
     details:
       - The action plugin packs a directory source and transfers the source file for O(state=unpack).
@@ -50,7 +51,7 @@ attributes:
     details:
       - In check mode nothing is removed, created, transferred, unpacked, compiled or written. O(state=prepare) returns
         RV(build) and RV(prepare) as a real run would find them; O(state=unpack) and O(state=finish) report
-        RV(changed) and, in RV(msg), what a real run would do.
+        C(changed) and, in C(msg), what a real run would do.
   diff_mode:
     support: none
   idempotent:
@@ -334,7 +335,6 @@ import os
 import shlex
 import shutil
 import stat
-import subprocess
 import tarfile
 import time
 import typing as t
@@ -411,20 +411,16 @@ def _extract_zip(module: AnsibleModule, src: str, dest: str) -> int:
 def _export_git(module: AnsibleModule, git_dir: str, commit: str, dest: str) -> int:
     git = module.get_bin_path("git", required=True)
     tar = module.get_bin_path("tar", required=True)
-    argv = [git, "--git-dir=%s" % git_dir, "archive", "--format=tar", commit]
-    untar = [tar, "-x", "-C", dest, "--no-same-owner"]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:  # nosec - no shell
-        with subprocess.Popen(untar, stdin=export.stdout, stderr=subprocess.PIPE) as unpacked:  # nosec - no shell
-            if export.stdout is not None:
-                export.stdout.close()
-            untar_err = unpacked.stderr.read().decode("utf-8", "replace") if unpacked.stderr else ""
-        export_err = export.stderr.read().decode("utf-8", "replace") if export.stderr else ""
-    if export.returncode != 0:
-        module.fail_json(msg="Exporting commit %s failed" % commit, cmd=argv, rc=export.returncode, stderr=export_err[-2000:])
-    if unpacked.returncode != 0:
-        module.fail_json(msg="Unpacking commit %s failed" % commit, cmd=untar, rc=unpacked.returncode,
-                         stderr=untar_err[-2000:])
-    return sum(len(dirs) + len(files) for dummy, dirs, files in os.walk(dest))
+    exported = os.path.join(module.tmpdir, "commit.tar")
+    argv = [git, "--git-dir=%s" % git_dir, "archive", "--format=tar", "--output=%s" % exported, commit]
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        module.fail_json(msg="Exporting commit %s failed" % commit, cmd=argv, rc=rc, stderr=(err or out)[-2000:])
+    try:
+        count = _extract_tar(module, exported, dest)
+    finally:
+        os.unlink(exported)
+    return count
 
 
 def unpack(module: AnsibleModule) -> dict[str, t.Any]:

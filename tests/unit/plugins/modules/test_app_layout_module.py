@@ -36,8 +36,8 @@ def accounts(monkeypatch):
             user.update({k: v for k, v in (("home", options.get("-d")), ("shell", options.get("-s"))) if v})
 
     monkeypatch.setattr(app_layout, "_run", run)
-    monkeypatch.setattr(app_layout, "_group_id", lambda name: db["groups"].get(name))
-    monkeypatch.setattr(app_layout, "_user", lambda name: db["users"].get(name))
+    monkeypatch.setattr(app_layout, "_group_id", db["groups"].get)
+    monkeypatch.setattr(app_layout, "_user", db["users"].get)
     monkeypatch.setattr(app_layout.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/sbin/" + name)
     return db
 

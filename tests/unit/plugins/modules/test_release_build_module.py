@@ -236,9 +236,8 @@ def _hooks_args(tmp_path, release, **extra):
 def test_hooks_run_init_hooks_once_then_pre_activation_hooks_and_mark_the_release_complete(tmp_path, release,
                                                                                           plain_hooks):
     os.makedirs(release)
-    args = _hooks_args(tmp_path, release, init_hooks=["echo $GREETING >> init.log", {"cmd": "touch made",
-                                                                                      "creates": "made"}],
-                       pre_activate_hooks=["echo pre >> pre.log"])
+    init_hooks = ["echo $GREETING >> init.log", {"cmd": "touch made", "creates": "made"}]
+    args = _hooks_args(tmp_path, release, init_hooks=init_hooks, pre_activate_hooks=["echo pre >> pre.log"])
     result = run_module(release_build.main, args)
     assert [h["kind"] for h in result["hooks"]] == ["Init", "Init", "Pre-activation"]
     assert open(os.path.join(release, "init.log")).read() == "hello\n"
