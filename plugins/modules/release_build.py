@@ -410,7 +410,6 @@ def _extract_zip(module: AnsibleModule, src: str, dest: str) -> int:
 
 def _export_git(module: AnsibleModule, git_dir: str, commit: str, dest: str) -> int:
     git = module.get_bin_path("git", required=True)
-    tar = module.get_bin_path("tar", required=True)
     exported = os.path.join(module.tmpdir, "commit.tar")
     argv = [git, "--git-dir=%s" % git_dir, "archive", "--format=tar", "--output=%s" % exported, commit]
     rc, out, err = module.run_command(argv)

@@ -233,8 +233,8 @@ def _hooks_args(tmp_path, release, **extra):
     return args
 
 
-def test_hooks_run_init_hooks_once_then_pre_activation_hooks_and_mark_the_release_complete(tmp_path, release,
-                                                                                          plain_hooks):
+def test_hooks_run_init_hooks_once_then_pre_activation_hooks_and_mark_the_release_complete(
+        tmp_path, release, plain_hooks):
     os.makedirs(release)
     init_hooks = ["echo $GREETING >> init.log", {"cmd": "touch made", "creates": "made"}]
     args = _hooks_args(tmp_path, release, init_hooks=init_hooks, pre_activate_hooks=["echo pre >> pre.log"])
