@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.flaskops.deploy.plugins.action.preflight_source import find_archive
+from ansible_collections.flaskops.deploy.plugins.module_utils import _preflight as preflight
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 
 MODULE = "flaskops.deploy.release_build"
@@ -27,15 +27,6 @@ class ActionModule(ActionBase):
     # The temporary directory is made only for an unpack that transfers a file (a module call with pipelining needs none).
     TRANSFERS_FILES = False
     _supports_check_mode = True
-
-    def _resolve(self, source_type: str, source: str) -> str:
-        path = os.path.expanduser(source)
-        if os.path.exists(path):
-            return os.path.abspath(path)
-        if source_type == "archive":
-            # As ansible.builtin.unarchive: the role's files/ and the playbook's directory too.
-            return self._find_needle("files", source)
-        raise AnsibleError("%s does not exist on the controller" % source)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -48,10 +39,11 @@ class ActionModule(ActionBase):
 
         local_tmp = None
         try:
-            try:
-                source = self._resolve(source_type, args.get("src") or "")
-            except AnsibleError as exc:
-                result.update(failed=True, msg=to_native(exc))
+            # Found the way the input checks found it (an archive also in the role's files/ and next to the playbook).
+            source = preflight.resolve_source(source_type, args.get("src") or "",
+                                              lambda needle: find_archive(self, needle))
+            if source is None:
+                result.update(failed=True, msg="%s does not exist on the controller" % args.get("src"))
                 return result
             if source_type == "path":
                 if not os.path.isdir(source):

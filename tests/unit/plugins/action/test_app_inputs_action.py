@@ -8,56 +8,20 @@ module_utils/test_app_inputs.py)."""
 from __future__ import annotations
 
 import json
-import os
-import pathlib
 import shutil
-import subprocess
-import sys
 import tarfile
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[4]
+from ansible_collections.flaskops.deploy.tests.unit.plugins.action.playbook import REPO, task_runner
+
 HELLO_APP = REPO / "examples" / "hello_app"
 STRONG = "Zq3vN8xK1pL6tR0wB5yH2mJ7cF4gD9sA-never-printed"
 
 
-def _ansible_playbook():
-    script = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from ansible.cli.playbook import main; sys.argv[0] = 'ansible-playbook'; main()"]
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collections")
-    (root / "ansible_collections" / "flaskops").mkdir(parents=True)
-    os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
-    paths = [str(root)]
-    if REPO.parent.parent.name == "ansible_collections":
-        paths.append(str(REPO.parent.parent.parent))
-
-    def _run(args, check_mode=False, prepare=None):
-        work = tmp_path_factory.mktemp("play")
-        if prepare:
-            prepare(work)
-        playbook = work / "play.yml"
-        playbook.write_text(
-            "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-            "    - flaskops.deploy.app_inputs: " + json.dumps(args) + "\n      register: out\n      ignore_errors: true\n"
-            "    - ansible.builtin.copy: {content: '{{ out | to_json }}', dest: '" + str(work / "out.json") + "'}\n"
-            "      check_mode: false\n"
-        )
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(paths), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
-        argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                                      str(playbook)] + (["--check"] if check_mode else [])
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work, check=False)
-        out = work / "out.json"
-        return proc, (json.loads(out.read_text()) if out.exists() else None)
-
-    return _run
+    return task_runner(tmp_path_factory, "app_inputs", ignore_errors=True)
 
 
 def test_good_inputs_pass_with_the_source_checked_in_check_mode(run):

@@ -6,50 +6,15 @@ sees, and the refusal that names the variables (the decisions themselves: module
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[4]
-
-
-def _ansible_playbook():
-    script = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from ansible.cli.playbook import main; sys.argv[0] = 'ansible-playbook'; main()"]
+from ansible_collections.flaskops.deploy.tests.unit.plugins.action.playbook import task_runner
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collections")
-    (root / "ansible_collections" / "flaskops").mkdir(parents=True)
-    os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
-    paths = [str(root)]
-    if REPO.parent.parent.name == "ansible_collections":
-        paths.append(str(REPO.parent.parent.parent))
-
-    def _run(args):
-        work = tmp_path_factory.mktemp("play")
-        playbook = work / "play.yml"
-        playbook.write_text(
-            "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-            "    - flaskops.deploy.gunicorn_settings: " + json.dumps(args) + "\n      register: out\n"
-            "    - ansible.builtin.copy: {content: '{{ out | to_json }}', dest: '" + str(work / "out.json") + "'}\n"
-        )
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(paths), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
-        argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                                      str(playbook)]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work, check=False)
-        out = work / "out.json"
-        return proc, (json.loads(out.read_text()) if out.exists() else None)
-
-    return _run
+    return task_runner(tmp_path_factory, "gunicorn_settings")
 
 
 def test_async_workers_set_to_recycle_are_kept_and_warned(run):
