@@ -12,9 +12,18 @@ import tarfile
 
 import pytest
 
-from ansible_collections.flaskops.deploy.tests.unit.plugins.action.playbook import REPO, task_runner
+from ansible_collections.flaskops.deploy.tests.unit.plugins.action.playbook import task_runner
 
-MIGRATE_APP = REPO / "tests" / "apps" / "migrate"
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A small application directory on the controller, with what packing leaves out (bytecode, hidden entries)."""
+    root = tmp_path_factory.mktemp("source")
+    for path, text in {"wsgi.py": "from app import app\n", "requirements.txt": "flask\n", "app/__init__.py": "app = 1\n",
+                       "app/__pycache__/x.pyc": "", ".env": "SECRET=dev\n"}.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -28,23 +37,23 @@ def _release(tmp_path):
     return str(release)
 
 
-def test_a_directory_is_packed_on_the_controller_and_unpacked_into_the_release(run, tmp_path):
+def test_a_directory_is_packed_on_the_controller_and_unpacked_into_the_release(run, source, tmp_path):
     release = _release(tmp_path)
-    proc, out = run({"state": "unpack", "release_dir": release, "src": str(MIGRATE_APP),
+    proc, out = run({"state": "unpack", "release_dir": release, "src": str(source),
                      "links": [{"path": "instance", "target": "instance"}], "shared_dir": str(tmp_path / "shared")})
     assert proc.returncode == 0 and not out.get("failed"), proc.stdout + proc.stderr
-    assert out["msg"] == "%d files of %s unpacked into %s" % (out["files"], MIGRATE_APP, release)
-    assert sorted(os.listdir(release)) == sorted(["instance"] + [n for n in os.listdir(MIGRATE_APP)
-                                                                 if not n.startswith(".") and n != "__pycache__"])
+    assert out["msg"] == "4 files of %s unpacked into %s" % (source, release)
+    assert sorted(os.listdir(release)) == ["app", "instance", "requirements.txt", "wsgi.py"]
+    assert os.listdir(os.path.join(release, "app")) == ["__init__.py"]
     assert os.readlink(os.path.join(release, "instance")) == str(tmp_path / "shared" / "instance")
 
 
-def test_an_archive_next_to_the_playbook_is_found_and_transferred(run, tmp_path):
+def test_an_archive_next_to_the_playbook_is_found_and_transferred(run, source, tmp_path):
     release = _release(tmp_path)
 
     def prepare(work):
         with tarfile.open(str(work / "app.tar.gz"), "w:gz") as archive:
-            archive.add(str(MIGRATE_APP / "requirements.txt"), arcname="requirements.txt")
+            archive.add(str(source / "requirements.txt"), arcname="requirements.txt")
 
     proc, out = run({"state": "unpack", "release_dir": release, "src": "app.tar.gz", "source_type": "archive"},
                     prepare=prepare)
@@ -58,8 +67,8 @@ def test_a_missing_source_fails_naming_it(run, tmp_path):
     assert out["failed"] and out["msg"] == "/no/such/app does not exist on the controller"
 
 
-def test_check_mode_transfers_and_unpacks_nothing(run, tmp_path):
+def test_check_mode_transfers_and_unpacks_nothing(run, source, tmp_path):
     release = _release(tmp_path)
-    proc, out = run({"state": "unpack", "release_dir": release, "src": str(MIGRATE_APP)}, check_mode=True)
+    proc, out = run({"state": "unpack", "release_dir": release, "src": str(source)}, check_mode=True)
     assert out["changed"] and "would be unpacked" in out["msg"]
     assert os.listdir(release) == []
