@@ -24,6 +24,8 @@ def directories(root: str, config_dir: str, shared_dirs: t.Sequence[str], user: 
         {"path": root, "owner": "root", "group": "root", "mode": 0o755},
         {"path": posixpath.join(root, "releases"), "owner": "root", "group": "root", "mode": 0o755},
         {"path": config_dir, "owner": "root", "group": group, "mode": 0o750},
+        # The slots' copies of the configuration and the release state (the app role's slots directory).
+        {"path": posixpath.join(config_dir, "slots"), "owner": "root", "group": group, "mode": 0o750},
         {"path": shared, "owner": "root", "group": group, "mode": 0o755},
     ]
     for name in shared_dirs:

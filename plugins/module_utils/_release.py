@@ -294,7 +294,19 @@ def _previous_after(recorded: t.Mapping[str, t.Any], release_dir: str) -> str:
     return previous if previous != release_dir else ""
 
 
-def plan(state: t.Mapping[str, t.Any], release_dir: str, fingerprint: str, restart: bool = False) -> dict[str, t.Any]:
+def live_release(state: t.Mapping[str, t.Any]) -> tuple[str, str]:
+    """The release directory and id the live slot runs, as the state file records them (what a restart starts again);
+    ``("", "")`` when no slot is live or the state file records nothing for it."""
+    live = state.get("live", "")
+    entry = state["recorded"]["slots"].get(live, {}) if live else {}
+    release_dir = entry.get("release_dir", "")
+    if not release_dir:
+        return "", ""
+    return release_dir, entry.get("release") or release_id(release_dir)
+
+
+def plan(state: t.Mapping[str, t.Any], release_dir: str, fingerprint: str, restart: bool = False,
+         release: str = "") -> dict[str, t.Any]:
     """Decide what a run that puts ``release_dir`` (with ``fingerprint``) live does, from :func:`read_state`'s state.
 
     A flip happens on a first deploy, on a restart, when the live slot is not running, when its fingerprint differs,
@@ -307,8 +319,9 @@ def plan(state: t.Mapping[str, t.Any], release_dir: str, fingerprint: str, resta
       ``stop_first``, stopped before anything else, so the next slot starts fresh;
     * without a flip, nginx's upstream file is put back on the live slot when it is not the role's line for it.
 
+    :param release: the release's id; the last part of ``release_dir`` when empty.
     :returns: ``{flip, reason, live, next, old, stop_first, reset_failed, switch_to, keep_serving,
-        previous_release_dir, first_deploy, repairs, release_dir, fingerprint}``. ``next`` and ``old`` are ``""``
+        previous_release_dir, first_deploy, repairs, release_dir, release, fingerprint}``. ``next`` and ``old`` are ``""``
         without a flip; ``old`` is also ``""`` when no slot runs to fall back to.
     """
     units = state["units"]
@@ -360,6 +373,7 @@ def plan(state: t.Mapping[str, t.Any], release_dir: str, fingerprint: str, resta
         "first_deploy": not recorded["active"],
         "repairs": repairs,
         "release_dir": release_dir,
+        "release": release or release_id(release_dir),
         "fingerprint": fingerprint,
     }
 

@@ -15,7 +15,8 @@ description:
   - The system group O(group) and the system user O(user) (primary group O(group), home O(root), not created, shell
     O(shell)); an existing user gets that primary group, home and shell.
   - "The directories, created when missing, with their owner, group and mode set: O(root) and C(<root>/releases)
-    (C(0755) root:root: the application cannot rewrite its code), O(config_dir) (C(0750) root:O(group)),
+    (C(0755) root:root: the application cannot rewrite its code), O(config_dir) and C(<config_dir>/slots) (the
+    slots' copies of the configuration and the release state; C(0750) root:O(group)),
     C(<root>/shared) (C(0755) root:O(group)) and each of O(shared_dirs) under it (C(0750) O(user):O(group))."
 author:
   - flaskops.deploy maintainers (@flaskops)

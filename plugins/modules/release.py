@@ -102,7 +102,8 @@ options:
     default: .flaskops-release
   release_dir:
     description:
-      - With O(action=status), the release to plan for; RV(plan) is returned when it is given.
+      - With O(action=status), the release to plan for; RV(plan) is returned when it is given (or found, see
+        O(release_from)).
       - With O(action=commit), the release that O(slot) now serves. Required there.
     type: path
   release:
@@ -147,6 +148,21 @@ options:
     description:
       - With O(action=status), the release id RV(rollback) is computed for; the previous release when not given.
     type: str
+  release_from:
+    description:
+      - With O(action=status), where the release to plan for comes from, so that one call reads the state and plans.
+      - V(given) plans for O(release_dir) (no plan without it).
+      - V(live) plans for the release the live slot runs (a restart); the module fails when no slot is live.
+      - V(rollback) plans for the release RV(rollback) chooses under O(releases_dir) (O(rollback_to), or the previous
+        one); the module fails with RV(rollback.error) when there is none.
+    type: str
+    choices: [given, live, rollback]
+    default: given
+  processes_manifest:
+    description:
+      - The manifest of the application's background processes and timers (see M(flaskops.deploy.app_processes));
+        RV(state.processes_manifest) says whether it exists, so that a run without processes can skip their plan.
+    type: path
   keep:
     description:
       - How many complete releases stay on disk, the newest ones; the protected ones among them count.
@@ -332,6 +348,11 @@ state:
       type: bool
       returned: always
       sample: false
+    processes_manifest:
+      description: Whether O(processes_manifest) exists (V(false) when it is not given).
+      type: bool
+      returned: always
+      sample: false
     interrupted:
       description: Whether the disagreement looks like an interrupted run.
       type: bool
@@ -408,10 +429,15 @@ plan:
       returned: always
       sample: ["stop slot green first: it runs but serves nothing"]
     release_dir:
-      description: O(release_dir).
+      description: The release the plan is for (O(release_dir), or the one O(release_from) found).
       type: str
       returned: always
       sample: /srv/hello/releases/4f2a9c1
+    release:
+      description: The id of RV(plan.release_dir) (the state file's record of it for O(release_from=live)).
+      type: str
+      returned: always
+      sample: 4f2a9c1
     fingerprint:
       description: The fingerprint the plan compared (O(fingerprint) or the computed one).
       type: str
@@ -499,6 +525,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     SLOTS,
     commit,
     fingerprint,
+    live_release,
     parse_systemctl_show,
     plan,
     protected_releases,
@@ -580,6 +607,26 @@ def _orphan_reports(releases_dir: str, remaining: set[str]) -> list[str]:
     except OSError:
         return []
     return [name for name in names if name.endswith(".failed") and name[: -len(".failed")] not in remaining]
+
+
+def _release_to_plan(module: AnsibleModule, state: dict[str, t.Any], result: dict[str, t.Any]) -> tuple[str, str]:
+    """The release directory and id to plan for, per O(release_from); ``("", "")`` for no plan."""
+    params = module.params
+    source = params["release_from"]
+    if source == "live":
+        found = live_release(state)
+        if not found[0]:
+            module.fail_json(msg=f"{params['app_name']} has no live slot on this host ({params['state_file']} names "
+                             "none): deploy a release first", **result)
+        return found
+    if source == "rollback":
+        if not params["releases_dir"]:
+            module.fail_json(msg="release_from is rollback but releases_dir is not given", **result)
+        choice = result["rollback"]
+        if choice["error"]:
+            module.fail_json(msg=choice["error"], **result)
+        return os.path.join(params["releases_dir"], choice["release"]), choice["release"]
+    return params["release_dir"] or "", ""
 
 
 def _fingerprint(module: AnsibleModule) -> str:
@@ -692,6 +739,8 @@ def main() -> t.NoReturn:
             "restart": {"type": "bool", "default": False},
             "slot": {"type": "str", "choices": list(SLOTS)},
             "rollback_to": {"type": "str"},
+            "release_from": {"type": "str", "default": "given", "choices": ["given", "live", "rollback"]},
+            "processes_manifest": {"type": "path"},
             "keep": {"type": "int", "default": 5},
             "protect": {"type": "list", "elements": "str", "default": []},
         },
@@ -718,6 +767,7 @@ def main() -> t.NoReturn:
     units = _unit_states(module, params["app_name"]) if action == "status" else {}
     state = read_state(_read_text(module, params["state_file"]), upstream_text, units, addresses, link_target)
     state["upstream_file"] = params["upstream_file"] or ""
+    state["processes_manifest"] = bool(params["processes_manifest"]) and os.path.exists(params["processes_manifest"])
     result: dict[str, t.Any] = {"changed": False, "would": [], "state": state}
 
     releases: list[dict[str, t.Any]] = []
@@ -731,10 +781,12 @@ def main() -> t.NoReturn:
         result["prune"] = removal
 
     if action == "status":
-        if params["release_dir"]:
-            result["plan"] = plan(state, params["release_dir"], _fingerprint(module), params["restart"])
         if params["releases_dir"]:
             result["rollback"] = rollback_candidates(state, releases, params["rollback_to"])
+        release_dir, release = _release_to_plan(module, state, result)
+        if release_dir:
+            params["release_dir"] = release_dir
+            result["plan"] = plan(state, release_dir, _fingerprint(module), params["restart"], release)
     elif action == "commit":
         _do_commit(module, state, result)
     else:

@@ -29,6 +29,9 @@ description:
   - "O(state=static) links, with O(static_dir=auto), the static folder the application declares (O(static_folder), as
     the configuration check read it) as O(static_link) in the release, for nginx; with a directory named in
     O(static_dir), it fails when the release lacks it while the application declares a static folder that exists."
+  - "O(state=env) puts the environment file the release's checks and hooks ran with (O(env_file), a transient file)
+    in place as the slots' environment file (O(env_dest)) when its content, owner, group or mode differ, and removes
+    O(env_file) either way: the file the gates passed with is the one the next slot reads, written once."
   - "O(state=hooks) runs, in the release and as the app user, the O(init_hooks) not run yet on this host (each leaves a
     marker C(init-<sha1 of the command>) in O(init_dir) once it succeeded; one whose C(creates) path exists counts as
     done), then the O(pre_activate_hooks), and writes O(marker): the release is complete. It stops at the first hook
@@ -64,7 +67,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish, static, hooks]
+    choices: [prepare, unpack, finish, static, hooks, env]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -193,6 +196,12 @@ options:
   env_file:
     description:
       - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
+      - With O(state=env), the transient environment file to put in place as O(env_dest) and remove. Its content is
+        compared, never returned.
+    type: path
+  env_dest:
+    description:
+      - With O(state=env), the slots' environment file; it gets O(env_file)'s content, owner, group and mode.
     type: path
   user:
     description:
@@ -605,10 +614,57 @@ def hooks(module: AnsibleModule) -> dict[str, t.Any]:
                 msg="%d hook(s) ran, release %s complete" % (len(ran), params["release"]))
 
 
+def _same_file(src: os.stat_result, dest: str, content: bytes) -> bool:
+    """Whether ``dest`` exists with ``content`` and the owner, group and mode of ``src``."""
+    try:
+        info = os.stat(dest)
+        with open(dest, "rb") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        return False
+    return current == content and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (
+        src.st_uid, src.st_gid, stat.S_IMODE(src.st_mode))
+
+
+def env(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    src, dest = params["env_file"], params["env_dest"]
+    if not src or not dest:
+        module.fail_json(msg="state=env needs env_file and env_dest")
+    try:
+        info = os.stat(src)
+        with open(src, "rb") as handle:
+            content = handle.read()
+    except OSError as error:
+        module.fail_json(msg="cannot read the environment file %s: %s" % (src, error.strerror))
+    changed = not _same_file(info, dest, content)
+    try:
+        if changed and not module.check_mode:
+            tmp = os.path.join(os.path.dirname(dest), ".%s.flaskops-tmp" % os.path.basename(dest))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chown(tmp, info.st_uid, info.st_gid)
+                os.chmod(tmp, stat.S_IMODE(info.st_mode))
+                os.replace(tmp, dest)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    finally:
+        # The transient file goes in check mode too: the role writes it in check mode (its gates read it).
+        os.unlink(src)
+    return dict(changed=changed,
+                msg="%s %s" % (dest, "written" if changed and not module.check_mode else
+                                ("would be written" if changed else "unchanged")))
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks"]),
+            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks", "env"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -635,13 +691,15 @@ def main() -> t.NoReturn:
             pre_activate_hooks=dict(type="list", elements="str", default=[]),
             init_dir=dict(type="path"),
             env_file=dict(type="path"),
+            env_dest=dict(type="path"),
             user=dict(type="str"),
             group=dict(type="str"),
             app_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )
-    step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks}[
+    step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
+            "env": env}[
         module.params["state"]]
     started = time.monotonic()
     result = step(module)

@@ -13,6 +13,7 @@ def test_the_code_is_root_owned_and_only_the_shared_data_belongs_to_the_app():
         ("/srv/hello", "root", "root", "0o755"),
         ("/srv/hello/releases", "root", "root", "0o755"),
         ("/etc/hello", "root", "hello", "0o750"),
+        ("/etc/hello/slots", "root", "hello", "0o750"),
         ("/srv/hello/shared", "root", "hello", "0o755"),
         ("/srv/hello/shared/instance", "hello", "hello", "0o750"),
         ("/srv/hello/shared/logs", "hello", "hello", "0o750"),

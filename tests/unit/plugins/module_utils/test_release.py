@@ -413,6 +413,18 @@ def test_restart_flips_to_a_fresh_slot_and_keeps_previous() -> None:
     assert host.record["slots"]["blue"]["release_dir"] == R2
 
 
+def test_live_release_is_what_the_live_slot_runs() -> None:
+    """What a restart starts again: the state file's record of the live slot (nginx's slot when they disagree)."""
+    assert rel.live_release(Host().read()) == ("", "")
+    host = deployed()
+    assert rel.live_release(host.read()) == (R1, "r1")
+    host.deploy(R2)
+    assert rel.live_release(host.read()) == (R2, "r2")
+    plan = rel.plan(host.read(), R2, fp(R2), restart=True, release="named")
+    assert plan["release"] == "named" and plan["release_dir"] == R2
+    assert rel.plan(host.read(), R2, fp(R2))["release"] == "r2"
+
+
 def test_live_slot_not_running_flips() -> None:
     host = deployed()
     host.units["blue"] = {"service": "failed", "socket": "failed"}

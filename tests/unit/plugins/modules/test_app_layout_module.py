@@ -50,7 +50,7 @@ def _args(tmp_path):
 def test_check_mode_reports_everything_and_changes_nothing(tmp_path, accounts):
     result = run_module(app_layout.main, _args(tmp_path), check_mode=True)
     assert result["changes"][:2] == ["group hello: create", "user hello: create"]
-    assert len(result["changes"]) == 2 + 5
+    assert len(result["changes"]) == 2 + 6
     assert accounts["ran"] == [] and not os.path.exists(str(tmp_path / "srv"))
 
 

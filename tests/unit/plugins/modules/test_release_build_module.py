@@ -277,3 +277,45 @@ def test_hooks_in_check_mode_report_what_would_run_and_run_nothing(tmp_path, rel
     assert result["changed"] and result["would"] == {"init": ["touch x"], "pre_activate": ["flask db upgrade"]}
     assert "flask db upgrade" in result["msg"]
     assert not os.path.exists(str(tmp_path / "shared"))
+
+
+# --- env: the environment the gates passed with, moved into place once ---------------------------------------------
+
+def _env_args(tmp_path, release, content=b"A=1\n", mode=0o640):
+    src = tmp_path / "gate.env"
+    src.write_bytes(content)
+    os.chmod(src, mode)
+    return {"state": "env", "release_dir": release, "env_file": str(src), "env_dest": str(tmp_path / "env")}, src
+
+
+def test_env_puts_the_gate_file_in_place_with_its_mode_then_is_idempotent(tmp_path, release):
+    args, src = _env_args(tmp_path, release)
+    result = run_module(release_build.main, args)
+    dest = tmp_path / "env"
+    assert result["changed"] is True and dest.read_bytes() == b"A=1\n"
+    assert oct(os.stat(dest).st_mode & 0o7777) == "0o640" and not src.exists()
+    assert "A=1" not in json.dumps(result)
+    args, src = _env_args(tmp_path, release)
+    assert run_module(release_build.main, args)["changed"] is False and not src.exists()
+    assert not [name for name in os.listdir(tmp_path) if "flaskops-tmp" in name]
+
+
+def test_env_rewrites_a_file_whose_content_or_mode_differs(tmp_path, release):
+    run_module(release_build.main, _env_args(tmp_path, release)[0])
+    args, _ = _env_args(tmp_path, release, mode=0o600)
+    assert run_module(release_build.main, args)["changed"] is True
+    assert oct(os.stat(tmp_path / "env").st_mode & 0o7777) == "0o600"
+    args, _ = _env_args(tmp_path, release, content=b"A=2\n", mode=0o600)
+    assert run_module(release_build.main, args)["changed"] is True and (tmp_path / "env").read_bytes() == b"A=2\n"
+
+
+def test_env_in_check_mode_reports_writes_nothing_and_removes_the_transient_file(tmp_path, release):
+    (tmp_path / "env").write_bytes(b"A=0\n")
+    args, src = _env_args(tmp_path, release)
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["changed"] is True and (tmp_path / "env").read_bytes() == b"A=0\n" and not src.exists()
+
+
+def test_env_needs_both_paths(tmp_path, release):
+    assert "env_file and env_dest" in run_module_failing(
+        release_build.main, {"state": "env", "release_dir": release, "env_file": str(tmp_path / "x")})["msg"]

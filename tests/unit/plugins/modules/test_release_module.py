@@ -252,6 +252,63 @@ def test_status_lists_releases_rollback_and_prune(host: Layout) -> None:
     assert named["changed"] is False
 
 
+def test_status_plans_a_restart_of_the_live_release(host: Layout) -> None:
+    """release_from=live: one call reads the state and plans a fresh slot for what the live slot runs."""
+    host.add_release("r1", 100)
+    host.add_release("r2", 200)
+    host.record("green", previous=os.path.join(host.releases_dir, "r1"), blue="r1", green="r2")
+    host.serve("green")
+    host.set_units(green="active")
+    result = run(host.args(release_from="live", restart=True, server="gunicorn", releases_dir=None))
+    assert result["plan"]["release_dir"] == os.path.join(host.releases_dir, "r2")
+    assert result["plan"]["release"] == "r2"
+    assert result["plan"]["flip"] is True and result["plan"]["next"] == "blue" and result["plan"]["old"] == "green"
+    assert "restart" in result["plan"]["reason"]
+
+
+def test_status_refuses_a_restart_when_nothing_is_live(host: Layout) -> None:
+    result = run_failing(host.args(release_from="live", restart=True, server="gunicorn"))
+    assert result["msg"].startswith("hello has no live slot on this host (")
+    assert "deploy a release first" in result["msg"]
+    assert "plan" not in result
+
+
+def test_status_plans_the_rollback_release(host: Layout) -> None:
+    """release_from=rollback: the release RV(rollback) chooses is the one planned for, in the same call."""
+    host.add_release("r1", 100)
+    host.add_release("r2", 200)
+    host.record("green", previous=os.path.join(host.releases_dir, "r1"), blue="r1", green="r2")
+    host.serve("green")
+    host.set_units(green="active", blue="inactive")
+    result = run(host.args(release_from="rollback", server="gunicorn"))
+    assert result["rollback"]["release"] == "r1"
+    assert result["plan"]["release_dir"] == os.path.join(host.releases_dir, "r1")
+    assert result["plan"]["release"] == "r1" and result["plan"]["flip"] is True and result["plan"]["next"] == "blue"
+    named = run(host.args(release_from="rollback", rollback_to="r2", server="gunicorn"))
+    assert named["rollback"]["already_live"] is True and named["plan"]["release"] == "r2"
+
+
+def test_status_refuses_a_rollback_with_nothing_to_go_back_to(host: Layout) -> None:
+    host.add_release("r1", 100)
+    host.record("blue", blue="r1")
+    host.serve("blue")
+    host.set_units(blue="active")
+    result = run_failing(host.args(release_from="rollback", server="gunicorn"))
+    assert result["msg"] == "No previous release to roll back to; complete releases: none"
+    assert "plan" not in result
+    failed = run_failing(host.args(release_from="rollback", rollback_to="r7", server="gunicorn"))
+    assert failed["msg"].startswith("No release r7 on this host")
+    assert "releases_dir" in run_failing(host.args(release_from="rollback", releases_dir=None))["msg"]
+
+
+def test_status_says_whether_the_processes_manifest_exists(host: Layout) -> None:
+    manifest = os.path.join(host.root, "etc/hello/slots/processes.json")
+    assert run(host.args(processes_manifest=manifest))["state"]["processes_manifest"] is False
+    assert run(host.args())["state"]["processes_manifest"] is False
+    host.write(manifest, "{}")
+    assert run(host.args(processes_manifest=manifest))["state"]["processes_manifest"] is True
+
+
 def test_status_fails_when_systemctl_fails(host: Layout) -> None:
     host.set_units(rc=1)
     result = run_failing(host.args())
