@@ -197,3 +197,34 @@ def hook_argv(app_name: str, release: str, release_dir: str, user: str, group: s
         "--property=EnvironmentFile=%s" % env_file,
         "--", "/usr/bin/env", "PATH=%s/.venv/bin:/usr/local/bin:/usr/bin:/bin" % release_dir,
     ] + list(command)
+
+
+STDERR_CHARS = 600
+"""How much of a failed step's stderr the message of a failed build shows."""
+
+
+def failed_results(result: t.Mapping[str, t.Any]) -> list[t.Mapping[str, t.Any]]:
+    """The failed results of a task's result: its ``results`` that failed (a loop), or the result itself."""
+    items = result.get("results") if isinstance(result.get("results"), list) else [result]
+    return [item for item in items if isinstance(item, t.Mapping) and item.get("failed")]
+
+
+def build_failure(release: str, failed_in: str, result: t.Mapping[str, t.Any]) -> tuple[dict[str, t.Any], str]:
+    """The ``<release>.failed`` report of a release whose build or hooks failed in the task ``failed_in`` (with the
+    task's ``result``), and the message that stops the run.
+
+    :returns: ``(report, message)``: the report is ``{release, failed_in, errors}``, each error the ``cmd``, ``rc``,
+        ``msg`` and ``stderr`` a failed result has; the message names the release and the task and says the live
+        release keeps serving, then each failed command, its message and the end of its stderr.
+    """
+    failed = failed_results(result)
+    errors = [{key: item[key] for key in ("cmd", "rc", "msg", "stderr") if key in item} for item in failed]
+    lines = [f"Release {release} failed in '{failed_in}' and was not activated; the live release keeps serving."]
+    for item in failed:
+        cmd = item.get("cmd") or ""
+        cmd = cmd if isinstance(cmd, str) else " ".join(str(part) for part in cmd)
+        lines.append(f"{cmd} -> {item.get('msg', '')}".strip())
+        stderr = str(item.get("stderr") or "")
+        if stderr:
+            lines.append(stderr if len(stderr) <= STDERR_CHARS else stderr[:STDERR_CHARS - 3] + "...")
+    return {"release": release, "failed_in": failed_in, "errors": errors}, "\n".join(lines)

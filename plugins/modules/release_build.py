@@ -29,6 +29,11 @@ description:
   - "O(state=static) links, with O(static_dir=auto), the static folder the application declares (O(static_folder), as
     the configuration check read it) as O(static_link) in the release, for nginx; with a directory named in
     O(static_dir), it fails when the release lacks it while the application declares a static folder that exists."
+  - "O(state=failed) records a release whose build or hooks failed: it writes C(<release_dir>.failed) (C(0600) root,
+    JSON with the release, O(failed_in) and the failed commands of O(failed_result)) and fails with a message that
+    names them and says the live release keeps serving (the app role's rescue of the build and of the hooks)."
+  - "O(state=stage_env) writes O(env_content) into the transient environment file O(env_file) (C(0640) root:O(group)),
+    in check mode too: the release's checks and hooks read it. The content is never returned or logged."
   - "O(state=env) puts the environment file the release's checks and hooks ran with (O(env_file), a transient file)
     in place as the slots' environment file (O(env_dest)) when its content, owner, group or mode differ, and removes
     O(env_file) either way: the file the gates passed with is the one the next slot reads, written once."
@@ -67,7 +72,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish, static, hooks, env]
+    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -199,6 +204,20 @@ options:
       - With O(state=env), the transient environment file to put in place as O(env_dest) and remove. Its content is
         compared, never returned.
     type: path
+  failed_in:
+    description:
+      - With O(state=failed), the name of the task that failed.
+    type: str
+  failed_result:
+    description:
+      - With O(state=failed), the failed task's result (C(ansible_failed_result)); its failed results' C(cmd), C(rc),
+        C(msg) and C(stderr) go into the report.
+    type: dict
+  env_content:
+    description:
+      - With O(state=stage_env), the content of the environment file (the slots' EnvironmentFile format). Secret: it
+        is never returned or logged.
+    type: str
   env_dest:
     description:
       - With O(state=env), the slots' environment file; it gets O(env_file)'s content, owner, group and mode.
@@ -210,6 +229,7 @@ options:
   group:
     description:
       - With O(state=hooks), the group the hooks run as.
+      - With O(state=stage_env), the group of O(env_file).
     type: str
   app_name:
     description:
@@ -339,6 +359,7 @@ stderr:
   type: str
 """
 
+import grp
 import json
 import os
 import shlex
@@ -626,6 +647,49 @@ def _same_file(src: os.stat_result, dest: str, content: bytes) -> bool:
         src.st_uid, src.st_gid, stat.S_IMODE(src.st_mode))
 
 
+def failed(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    if not params["release"] or not params["failed_in"]:
+        module.fail_json(msg="state=failed needs release and failed_in")
+    report, message = rb.build_failure(params["release"], params["failed_in"], params["failed_result"] or {})
+    path = params["release_dir"].rstrip("/") + ".failed"
+    if not module.check_mode:
+        try:
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(report, indent=4, sort_keys=True) + "\n")
+            os.chmod(path + ".tmp", 0o600)
+            _chown_root(path + ".tmp")
+            os.replace(path + ".tmp", path)
+        except OSError as error:
+            message += "\n(the report %s could not be written: %s)" % (path, error.strerror)
+    module.fail_json(msg=message, report=path, changed=not module.check_mode)
+
+
+def stage_env(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    path, content, group = params["env_file"], params["env_content"], params["group"]
+    if not path or content is None or not group:
+        module.fail_json(msg="state=stage_env needs env_file, env_content and group")
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        module.fail_json(msg="state=stage_env: no group %s on the host" % group)
+    tmp = path + ".flaskops-tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8"))
+        os.chown(tmp, 0, gid)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    # A transient file the checks read, written in check mode too: no change to report.
+    return dict(changed=False, msg="%s written" % path)
+
+
 def env(module: AnsibleModule) -> dict[str, t.Any]:
     params = module.params
     src, dest = params["env_file"], params["env_dest"]
@@ -664,7 +728,8 @@ def env(module: AnsibleModule) -> dict[str, t.Any]:
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks", "env"]),
+            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env",
+                                                                   "env", "failed"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -691,6 +756,9 @@ def main() -> t.NoReturn:
             pre_activate_hooks=dict(type="list", elements="str", default=[]),
             init_dir=dict(type="path"),
             env_file=dict(type="path"),
+            failed_in=dict(type="str"),
+            failed_result=dict(type="dict"),
+            env_content=dict(type="str", no_log=True),
             env_dest=dict(type="path"),
             user=dict(type="str"),
             group=dict(type="str"),
@@ -699,7 +767,7 @@ def main() -> t.NoReturn:
         supports_check_mode=True,
     )
     step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
-            "env": env}[
+            "stage_env": stage_env, "env": env, "failed": failed}[
         module.params["state"]]
     started = time.monotonic()
     result = step(module)

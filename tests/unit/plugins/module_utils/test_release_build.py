@@ -140,3 +140,26 @@ def test_an_init_hook_marker_is_named_by_its_command():
     assert rb.init_marker_name("flask init-db") == rb.init_marker_name({"cmd": "flask init-db", "creates": "x"})
     assert rb.init_marker_name("flask init-db") != rb.init_marker_name("flask init-db --force")
     assert rb.init_marker_name("flask init-db").startswith("init-") and len(rb.init_marker_name("x")) == 45
+
+
+def test_build_failure_reports_each_failed_result_and_cuts_stderr():
+    result = {"failed": True, "results": [
+        {"failed": False, "cmd": ["ok"]},
+        {"failed": True, "cmd": ["flask", "init-db"], "rc": 3, "msg": "non-zero return code", "stderr": "x" * 700,
+         "stdout": "not kept"},
+    ]}
+    report, message = rb.build_failure("r1", "Run the hooks", result)
+    assert report == {"release": "r1", "failed_in": "Run the hooks",
+                      "errors": [{"cmd": ["flask", "init-db"], "rc": 3, "msg": "non-zero return code",
+                                  "stderr": "x" * 700}]}
+    lines = message.splitlines()
+    assert lines[0] == "Release r1 failed in 'Run the hooks' and was not activated; the live release keeps serving."
+    assert lines[1] == "flask init-db -> non-zero return code"
+    assert len(lines[2]) == rb.STDERR_CHARS and lines[2].endswith("...")
+
+
+def test_build_failure_of_a_single_result_without_a_command():
+    report, message = rb.build_failure("r2", "Build the venv", {"failed": True, "msg": "no wheel"})
+    assert report["errors"] == [{"msg": "no wheel"}]
+    assert message.splitlines()[1] == "-> no wheel"
+    assert rb.build_failure("r3", "x", {})[0]["errors"] == []

@@ -319,3 +319,37 @@ def test_env_in_check_mode_reports_writes_nothing_and_removes_the_transient_file
 def test_env_needs_both_paths(tmp_path, release):
     assert "env_file and env_dest" in run_module_failing(
         release_build.main, {"state": "env", "release_dir": release, "env_file": str(tmp_path / "x")})["msg"]
+
+
+def test_stage_env_writes_the_transient_file_0640_root_group_in_check_mode_too(tmp_path, release):
+    import grp
+    group = grp.getgrgid(os.getgid()).gr_name
+    path = tmp_path / "gate.env"
+    args = {"state": "stage_env", "release_dir": release, "env_file": str(path), "env_content": 'SECRET="s3"\n',
+            "group": group}
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["changed"] is False and path.read_text() == 'SECRET="s3"\n'
+    assert oct(os.stat(path).st_mode & 0o7777) == "0o640" and os.stat(path).st_gid == os.getgid()
+    assert "s3" not in json.dumps(result)
+    run_module(release_build.main, dict(args, env_content="A=1\n"))
+    assert path.read_text() == "A=1\n" and not [n for n in os.listdir(tmp_path) if "flaskops-tmp" in n]
+    assert "no group" in run_module_failing(release_build.main, dict(args, group="no-such-group-x"))["msg"]
+    assert "needs env_file" in run_module_failing(release_build.main, dict(args, env_content=None))["msg"]
+
+
+def test_failed_writes_the_report_0600_and_stops_with_the_message(tmp_path, release):
+    args = {"state": "failed", "release_dir": release, "release": "r1", "failed_in": "Run the hooks",
+            "failed_result": {"failed": True, "cmd": "flask init-db", "rc": 1, "msg": "boom", "stderr": "trace"}}
+    assert "could not be written" in run_module_failing(release_build.main, args)["msg"]
+    os.makedirs(os.path.dirname(release))
+    result = run_module_failing(release_build.main, args)
+    report = release.rstrip("/") + ".failed"
+    assert result["report"] == report and result["msg"].startswith("Release r1 failed in 'Run the hooks'")
+    assert "flask init-db -> boom" in result["msg"] and "trace" in result["msg"]
+    with open(report, encoding="utf-8") as handle:
+        assert json.load(handle) == {"release": "r1", "failed_in": "Run the hooks",
+                                     "errors": [{"cmd": "flask init-db", "rc": 1, "msg": "boom", "stderr": "trace"}]}
+    assert oct(os.stat(report).st_mode & 0o7777) == "0o600"
+    os.unlink(report)
+    assert run_module_failing(release_build.main, args, check_mode=True)["changed"] is False
+    assert not os.path.exists(report)
