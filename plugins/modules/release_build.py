@@ -215,8 +215,8 @@ options:
     type: dict
   env_content:
     description:
-      - With O(state=stage_env), the content of the environment file (the slots' EnvironmentFile format). Secret: it
-        is never returned or logged.
+      - With O(state=stage_env), the content of the environment file (the slots' EnvironmentFile format); a secret,
+        never returned or logged.
     type: str
   env_dest:
     description:
