@@ -13,9 +13,7 @@ COLLECTION_LINK := .collections/ansible_collections/flaskops/deploy
 
 # Scenarios of the full matrix (Debian 12) and the smoke scenario (Debian 13); JOB_ORDER below orders their run.
 ALL_SCENARIOS := $(shell ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename)
-# The websocket scenario runs on its own (make scenario S=websocket): inside make test's loaded pool one new handshake
-# in 58 stalled in the connect, TLS and upgrade during a deploy (docs/runtime.md).
-SCENARIOS ?= $(filter-out websocket,$(ALL_SCENARIOS))
+SCENARIOS ?= $(ALL_SCENARIOS)
 SMOKE_SCENARIOS ?= default
 SMOKE_DISTRO ?= debian13
 FLASKOPS_DISTRO ?= debian12
@@ -97,7 +95,7 @@ SMOKE_OPERATIONS ?= site,deploy,restart,rollback
 MATRIX_MIN_VENV := .cache/matrix-min-venv
 SMOKE_VENV ?=
 # Measured lengths put the pool's order: the longest jobs first, the short ones fill the end.
-JOB_ORDER := debian12/fleet debian12/harden debian12/judges debian12/default $(SMOKE_DISTRO)/default debian12/tls debian12/workers matrix-newest \
+JOB_ORDER := debian12/fleet debian12/harden debian12/judges debian12/default $(SMOKE_DISTRO)/default debian12/tls debian12/websocket debian12/workers matrix-newest \
   debian12/backup debian12/apps newcomer debian12/waitress matrix-min debian12/nginx debian12/certbot debian12/awx debian12/uwsgi \
   debian12/python_venv
 

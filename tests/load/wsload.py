@@ -28,16 +28,18 @@ saw it (seconds since the start). Exit code 0; the caller asserts on the summary
 """
 
 import argparse
+import errno
 import http.client
 import json
 import os
+import select
 import ssl
 import threading
 import time
 import urllib.parse
 
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 
 def parse_args():
@@ -86,6 +88,102 @@ class Stats:
         seen["last"] = at
 
 
+class SerializedTLS:
+    """A TLS socket whose reads and writes never run at the same time.
+
+    websockets' sync client reads in a thread of its own (a blocking recv from the moment the connection object
+    exists) while the caller's thread writes the upgrade request. Python's ssl module takes no lock per connection
+    (python/cpython#137583: one added in 3.13.6 was taken out again), so both threads can be inside the same OpenSSL
+    connection at once, which OpenSSL does not support. Over TLS 1.3 nginx sends two session tickets right after
+    the TLS handshake, so the reading thread is inside OpenSSL just when the request is written. About one new
+    handshake in 50 then never sent its request (a capture shows the client's Finished, then nothing): either the
+    connection closed at once, or the reading thread stayed blocked in its read, where the library's own timeout
+    cannot end it (its cleanup waits for that thread), until nginx dropped the silent connection after 60 s
+    (docs/runtime.md has the measurements).
+
+    Here the socket is non-blocking and each OpenSSL call holds one lock; waiting for the network happens outside
+    the lock, in short polls that also notice close()."""
+
+    POLL_SECONDS = 0.05
+
+    def __init__(self, sock):
+        sock.setblocking(False)
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._timeout = None
+        self._closed = False
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def _wait(self, want_write, deadline=None):
+        if self._closed:
+            raise OSError(errno.EBADF, "socket closed")
+        timeout = self.POLL_SECONDS
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+        if want_write:
+            select.select([], [self._sock], [], timeout)
+        else:
+            select.select([self._sock], [], [], timeout)
+
+    def recv(self, bufsize):
+        while True:
+            with self._lock:
+                try:
+                    data = self._sock.recv(bufsize)
+                    # Decrypted bytes OpenSSL holds are invisible to the caller's select(): hand them over too.
+                    while data and len(data) < bufsize and self._sock.pending():
+                        data += self._sock.recv(min(self._sock.pending(), bufsize - len(data)))
+                    return data
+                except (ssl.SSLWantReadError, BlockingIOError):  # BlockingIOError: plain reads after shutdown()
+                    want_write = False
+                except ssl.SSLWantWriteError:
+                    want_write = True
+            self._wait(want_write)
+
+    def sendall(self, data):
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        view = memoryview(data).cast("B")
+        while view:
+            with self._lock:
+                try:
+                    view = view[self._sock.send(view):]
+                    continue
+                except (ssl.SSLWantWriteError, BlockingIOError):
+                    want_write = True
+                except ssl.SSLWantReadError:
+                    want_write = False
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("timed out while sending")
+            self._wait(want_write, deadline)
+
+    def settimeout(self, timeout):
+        """The library bounds its closing writes this way; the socket itself stays non-blocking."""
+        self._timeout = timeout
+
+    def gettimeout(self):
+        return self._timeout
+
+    def shutdown(self, how):
+        with self._lock:
+            self._sock.shutdown(how)
+
+    def close(self):
+        self._closed = True
+        with self._lock:
+            self._sock.close()
+
+
+class SerializedConnection(ClientConnection):
+    """websockets' client connection over a SerializedTLS socket."""
+
+    def __init__(self, sock, protocol, **kwargs):
+        if isinstance(sock, ssl.SSLSocket):
+            sock = SerializedTLS(sock)
+        super().__init__(sock, protocol, **kwargs)
+
+
 class Session:
     """One Engine.IO/Socket.IO session on one WebSocket connection."""
 
@@ -120,7 +218,7 @@ class Session:
         """The handshake (101) and the Socket.IO connect; raises on any failure."""
         self.at("TCP, TLS and the upgrade")
         self.ws = connect(self.url, ssl=self.context, open_timeout=self.timeout, close_timeout=1, compression=None,
-                          legacy=True)
+                          legacy=True, create_connection=SerializedConnection)
         self.status = self.ws.response.status_code
         if self.status != 101:
             raise RuntimeError(f"status {self.status}")
