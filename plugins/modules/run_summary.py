@@ -42,8 +42,8 @@ options:
     description:
       - The result of M(flaskops.deploy.release) with O(flaskops.deploy.release#module:action=status), read at the end of
         the run. Its C(state) gives the live slot and its release.
-      - After a flip that recorded its slot, C({"state": {"live": <slot>, "recorded": <what the flip committed>}}) says
-        the same without reading the state again (the app role passes that).
+      - After a flip that recorded its slot, a dict with only C(state.live) (the flip's slot) and C(state.recorded)
+        (what the flip committed) says the same without reading the state again; the app role passes that.
     type: dict
     required: true
   plan:
