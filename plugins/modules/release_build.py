@@ -720,16 +720,18 @@ def env(module: AnsibleModule) -> dict[str, t.Any]:
     finally:
         # The transient file goes in check mode too: the role writes it in check mode (its gates read it).
         os.unlink(src)
-    return dict(changed=changed,
-                msg="%s %s" % (dest, "written" if changed and not module.check_mode else
-                                ("would be written" if changed else "unchanged")))
+    if not changed:
+        outcome = "unchanged"
+    else:
+        outcome = "would be written" if module.check_mode else "written"
+    return dict(changed=changed, msg="%s %s" % (dest, outcome))
 
 
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", required=True, choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env",
-                                                                   "env", "failed"]),
+            state=dict(type="str", required=True,
+                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),

@@ -302,10 +302,10 @@ def test_env_puts_the_gate_file_in_place_with_its_mode_then_is_idempotent(tmp_pa
 
 def test_env_rewrites_a_file_whose_content_or_mode_differs(tmp_path, release):
     run_module(release_build.main, _env_args(tmp_path, release)[0])
-    args, _ = _env_args(tmp_path, release, mode=0o600)
+    args = _env_args(tmp_path, release, mode=0o600)[0]
     assert run_module(release_build.main, args)["changed"] is True
     assert oct(os.stat(tmp_path / "env").st_mode & 0o7777) == "0o600"
-    args, _ = _env_args(tmp_path, release, content=b"A=2\n", mode=0o600)
+    args = _env_args(tmp_path, release, content=b"A=2\n", mode=0o600)[0]
     assert run_module(release_build.main, args)["changed"] is True and (tmp_path / "env").read_bytes() == b"A=2\n"
 
 
