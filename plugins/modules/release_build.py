@@ -348,6 +348,11 @@ would:
   description: With O(state=hooks), the C(init) hooks not run yet on this host and the C(pre_activate) hooks.
   returned: state=hooks
   type: dict
+env_dest:
+  description: With O(state=env), the slots' environment file the transient file was compared with (and moved to).
+  returned: state=env
+  type: str
+  sample: /etc/hello/env
 cmd:
   description: The command that failed.
   returned: failure
@@ -724,7 +729,7 @@ def env(module: AnsibleModule) -> dict[str, t.Any]:
         outcome = "unchanged"
     else:
         outcome = "would be written" if module.check_mode else "written"
-    return dict(changed=changed, msg="%s %s" % (dest, outcome))
+    return dict(changed=changed, env_dest=dest, msg="%s %s" % (dest, outcome))
 
 
 def main() -> t.NoReturn:

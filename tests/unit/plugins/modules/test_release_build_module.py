@@ -292,7 +292,7 @@ def test_env_puts_the_gate_file_in_place_with_its_mode_then_is_idempotent(tmp_pa
     args, src = _env_args(tmp_path, release)
     result = run_module(release_build.main, args)
     dest = tmp_path / "env"
-    assert result["changed"] is True and dest.read_bytes() == b"A=1\n"
+    assert result["changed"] is True and dest.read_bytes() == b"A=1\n" and result["env_dest"] == str(dest)
     assert oct(os.stat(dest).st_mode & 0o7777) == "0o640" and not src.exists()
     assert "A=1" not in json.dumps(result)
     args, src = _env_args(tmp_path, release)
