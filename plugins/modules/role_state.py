@@ -32,6 +32,10 @@ description:
     C(vars/main.yml)), so that the role's first and last tasks and a play's preflight compute the same fingerprint."
   - "Outside the role (a play's preflight names it with O(role)), the role's C(defaults/main.yml) and
     C(vars/main.yml) are loaded around the play's variables, the precedence a run of the role gives them."
+  - "Inside the role, O(state=query) makes no remote call when the play's preflight (the registered
+    C(__flaskops_preflight_states)) already found the role stale with the same stamp and fingerprint: a stale role
+    stays stale while the play goes on. A fresh answer of the preflight is always asked again, since an earlier role
+    of the play may have changed the host."
   - O(state=commit) renames the pending stamps of O(role) into place. A role that notifies no handler records with
     O(defer=false) instead, which writes the stamp in place at once.
 author:
@@ -222,6 +226,11 @@ fingerprint:
     facts:
       description: Short hash of each of O(facts), by name.
       type: dict
+preflight:
+  description: The answer is the play's preflight's (O(state=query) inside the role; no remote call was made).
+  returned: when the preflight's answer was reused
+  type: bool
+  sample: true
 committed:
   description: The stamps put in place (O(state=commit)).
   returned: when O(state=commit)

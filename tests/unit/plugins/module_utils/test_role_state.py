@@ -180,3 +180,38 @@ def test_parse_systemctl_show():
 def test_parse_dpkg_status():
     text = "nginx installed\nopenssl:amd64 installed\ncertbot not-installed\n"
     assert rs.parse_dpkg_status(text) == {"nginx": True, "openssl": True, "certbot": False}
+
+
+WANTED = {"inputs": {"nginx_site_name": "abc"}, "content": "c", "version": "1.0.0", "facts": {}}
+STAMP = "/var/lib/flaskops/state/nginx.json"
+
+
+def preflight(**result):
+    entry = {"__flaskops_role": "nginx", "stale": True, "reasons": ["no stamp"], "stamp": STAMP, "fingerprint": WANTED,
+             "changed": False}
+    entry.update(result)
+    return {"results": [{"__flaskops_role": "app", "stale": True, "stamp": "/var/lib/flaskops/state/app.json",
+                         "fingerprint": WANTED}, entry]}
+
+
+def test_preflight_answer_reuses_a_stale_answer_for_the_same_query():
+    answer = rs.preflight_answer(preflight(), "nginx", STAMP, dict(WANTED))
+    assert answer == {"changed": False, "stale": True, "stamp": STAMP, "fingerprint": WANTED, "reasons": ["no stamp"],
+                      "preflight": True}
+
+
+@pytest.mark.parametrize("result, role, stamp, wanted", [
+    ({"stale": False, "reasons": []}, "nginx", STAMP, WANTED),  # fresh: an earlier role may change the host
+    ({}, "nginx", STAMP, dict(WANTED, content="other")),  # the role's own variables differ from the play's
+    ({}, "nginx", "/var/lib/flaskops/state/nginx.tools.json", WANTED),  # another scope
+    ({"failed": True}, "nginx", STAMP, WANTED),
+    ({"skipped": True}, "nginx", STAMP, WANTED),
+    ({}, "certbot", STAMP, WANTED),  # the preflight did not ask about this role
+])
+def test_preflight_answer_asks_the_host_otherwise(result, role, stamp, wanted):
+    assert rs.preflight_answer(preflight(**result), role, stamp, wanted) is None
+
+
+@pytest.mark.parametrize("registered", [None, {}, {"results": []}, {"skipped": True}, {"results": ["x"]}])
+def test_preflight_answer_without_a_preflight(registered):
+    assert rs.preflight_answer(registered, "nginx", STAMP, WANTED) is None
