@@ -2,8 +2,7 @@
 # The release operations side by side with their floors, in one run, over the docker connection and over SSH (users
 # reach their hosts over SSH). For each connection (BENCH_CONNECTION=docker|ssh; both by default, one after the
 # other), on one host:
-#   site floor      bench/floors/site.sh in a fresh container of the same image: apt-get install nginx python3-venv
-#                   python3-packaging, a venv, pip install -r requirements.txt, nginx enabled
+#   site floor      bench/floors/site.sh in a fresh container of the same image: apt-get install nginx python3-venv, a venv, pip install -r requirements.txt, nginx enabled
 #   fresh site.yml  on another fresh container: seconds, tasks ok and changed, the ratio to the site floor
 #   no-change run   site.yml again: seconds and the tasks it reports, counted as ok + skipped from the recap (ok
 #                   includes changed; a skipped task is listed like the others); then a third run with

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The floor of a fresh site.yml: the same unavoidable work done by hand, in a fresh test host. It installs the Debian
-# packages site.yml installs for the example app (nginx, python3-venv, python3-packaging), makes a venv, installs the
+# packages site.yml installs for the example app (nginx, python3-venv), makes a venv, installs the
 # app's requirements into it with pip and starts nginx, nothing else: no configuration, no users, no units, no checks.
 #
 # It runs INSIDE a test host: bench/release.sh feeds it to `bash -s` there (over docker exec or SSH, as the playbook
@@ -28,8 +28,8 @@ main() {
   local app=$1
   echo "site floor: packages, venv, requirements and nginx by hand"
   step "apt-get update" quiet apt-get update
-  step "apt-get install nginx python3-venv python3-packaging" \
-    quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx python3-venv python3-packaging
+  step "apt-get install nginx python3-venv" \
+    quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx python3-venv
   step "python3 -m venv /opt/floor/.venv" quiet python3 -m venv /opt/floor/.venv
   step "pip install -r requirements.txt (a cold pip cache, as on a new host)" \
     quiet /opt/floor/.venv/bin/pip install --disable-pip-version-check -r "$app/requirements.txt"

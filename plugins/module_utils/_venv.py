@@ -314,3 +314,40 @@ def tail(text: str, lines: int = 20) -> str:
     """The last ``lines`` non-blank lines of an installer's output."""
     kept = [line for line in (text or "").splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
+
+
+_UV_VERSION = re.compile(r"^uv (\d+(?:\.\d+)*\S*)")
+_PIP_WHEEL = re.compile(r"^pip-(\d+(?:\.\d+)*)-")
+
+
+def parse_uv_version(output: str) -> str:
+    """The version in `uv --version` output ("uv 0.13.9 (x86_64-unknown-linux-gnu)" -> "0.13.9"), or ""."""
+    match = _UV_VERSION.match((output or "").strip())
+    return match.group(1) if match else ""
+
+
+def newest_wheel(paths: t.Iterable[str]) -> str | None:
+    """The pip wheel of the highest version among paths (pip-<version>-...whl), or None."""
+    best = None
+    for path in paths:
+        match = _PIP_WHEEL.match(path.rsplit("/", 1)[-1])
+        if match:
+            key = tuple(int(part) for part in match.group(1).split("."))
+            if best is None or key > best[0]:
+                best = (key, path)
+    return best[1] if best else None
+
+
+def uv_install_commands(python: str, path: str, version: str,
+                        pip_wheel: str | None) -> list[tuple[list[str], dict[str, str]]]:
+    """The (argv, extra environment) that install uv==version into a venv at path.
+
+    With a pip wheel, the venv is made without pip and the wheel's pip (on PYTHONPATH, run by the venv's own
+    interpreter) installs into it; without one, the venv gets pip and its pip installs.
+    """
+    python_in_venv = venv_python(path)
+    spec = "uv==%s" % version
+    if pip_wheel:
+        return [([python, "-m", "venv", "--without-pip", path], {}),
+                ([python_in_venv, "-m", "pip", "install", spec], {"PYTHONPATH": pip_wheel})]
+    return [([python, "-m", "venv", path], {}), ([python_in_venv, "-m", "pip", "install", spec], {})]
