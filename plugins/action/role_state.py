@@ -134,36 +134,58 @@ class ActionModule(ActionBase):
         except AnsibleError:
             return UNDEFINED
 
+    def _wanted(self, args, task_vars):
+        """The module arguments of one role's query or record: the settings and the fingerprint filled in."""
+        args = dict(args)
+        role, role_path, templar, variables = self._context(args, task_vars)
+        args["role"] = role
+        for name in self.SETTINGS:
+            if args.get(name) is None:
+                value = self._value("__%s_state_%s" % (role, name), templar, variables)
+                if value is not UNDEFINED:
+                    args[name] = value
+        exclude = set(args.get("exclude") or [])
+        names = set(declared(role_path, args.get("entry_point") or "main"))
+        content = [role_content(role_path)]
+        # Roles this one includes: their declared inputs (main) and their files count as this role's.
+        for other in args.get("roles") or []:
+            other_path = os.path.join(os.path.dirname(role_path), other)
+            if not os.path.isdir(other_path):
+                raise AnsibleActionFail("role_state: no role %r next to %s" % (other, role_path))
+            names.update(declared(other_path, "main"))
+            content.append(role_content(other_path))
+        inputs = {name: self._value(name, templar, variables) for name in sorted(names - exclude)}
+        # One switch for every role of a play: flaskops_full_converge (a playbook or extra variable).
+        full = self._value("flaskops_full_converge", templar, variables)
+        args["force"] = boolean(args.get("force") or False, strict=False) or (
+            full not in (UNDEFINED, None, "") and boolean(full, strict=False))
+        args["fingerprint"] = rs.fingerprint(inputs, rs.digest(content, length=64) if len(content) > 1
+                                             else content[0], collection_version(), args.get("facts") or {})
+        return args
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         state = args.get("state", "query")
-        role, role_path, templar, variables = self._context(args, task_vars)
-        args["role"] = role
+        if args.get("query_roles") is not None:
+            # A play's preflight: several roles, one remote call.
+            if state != "query" or args.get("role"):
+                raise AnsibleActionFail("role_state: query_roles goes with state=query and no role")
+            queries = []
+            for name in args.pop("query_roles") or []:
+                one = self._wanted(dict(args, role=name), task_vars)
+                queries.append({key: one.get(key) for key in ("role", "scope", "fingerprint", "force")})
+            if not queries:
+                result.update(changed=False, stale=False, reasons=[], roles=[])
+                return result
+            result.update(self._execute_module(module_name="flaskops.deploy.role_state",
+                                               module_args=dict(state="query", queries=queries, path=args.get("path")
+                                                                or STATE_DIR), task_vars=task_vars))
+            return result
         if state != "commit":
-            for name in self.SETTINGS:
-                if args.get(name) is None:
-                    value = self._value("__%s_state_%s" % (role, name), templar, variables)
-                    if value is not UNDEFINED:
-                        args[name] = value
-            exclude = set(args.get("exclude") or [])
-            names = set(declared(role_path, args.get("entry_point") or "main"))
-            content = [role_content(role_path)]
-            # Roles this one includes: their declared inputs (main) and their files count as this role's.
-            for other in args.get("roles") or []:
-                other_path = os.path.join(os.path.dirname(role_path), other)
-                if not os.path.isdir(other_path):
-                    raise AnsibleActionFail("role_state: no role %r next to %s" % (other, role_path))
-                names.update(declared(other_path, "main"))
-                content.append(role_content(other_path))
-            inputs = {name: self._value(name, templar, variables) for name in sorted(names - exclude)}
-            # One switch for every role of a play: flaskops_full_converge (a playbook or extra variable).
-            full = self._value("flaskops_full_converge", templar, variables)
-            args["force"] = boolean(args.get("force") or False, strict=False) or (
-                full not in (UNDEFINED, None, "") and boolean(full, strict=False))
-            args["fingerprint"] = rs.fingerprint(inputs, rs.digest(content, length=64) if len(content) > 1
-                                                 else content[0], collection_version(), args.get("facts") or {})
+            args = self._wanted(args, task_vars)
+            role = args["role"]
             # Inside the role, a stale answer the play's preflight got for the same fingerprint is the answer.
             if state == "query" and not self._task.args.get("role"):
                 try:
@@ -175,6 +197,8 @@ class ActionModule(ActionBase):
                 if known:
                     result.update(known)
                     return result
+        else:
+            args["role"] = self._context(args, task_vars)[0]
         result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=args,
                                            task_vars=task_vars))
         return result

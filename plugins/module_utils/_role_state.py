@@ -214,19 +214,19 @@ def parse_dpkg_status(text):
 def preflight_answer(preflight, role, stamp, wanted):
     """The stale answer a play's preflight already got for this very query, or None to ask the host.
 
-    ``preflight`` is the preflight's registered loop result ({"results": [...]}, each with ``__flaskops_role``); a
-    result is reused only when it found the role stale for the same stamp and the same fingerprint. A role found stale
-    stays stale while the play goes on (the roles before it only change more of the host), so the role's own query
-    would give the same answer: it costs a remote call and is skipped. A fresh answer is never reused, since an earlier
-    role of the play may have changed what this one left on the host.
+    ``preflight`` is the preflight's registered result (``roles``: one answer per role, each with ``role``); an answer
+    is reused only when it found the role stale for the same stamp and the same fingerprint. A role found stale stays
+    stale while the play goes on (the roles before it only change more of the host), so the role's own query would
+    give the same answer: it costs a remote call and is skipped. A fresh answer is never reused, since an earlier role
+    of the play may have changed what this one left on the host.
     """
-    for result in (preflight or {}).get("results") or []:
-        if not isinstance(result, dict) or result.get("__flaskops_role") != role:
+    if not isinstance(preflight, dict) or preflight.get("failed") or preflight.get("skipped"):
+        return None
+    for answer in preflight.get("roles") or []:
+        if not isinstance(answer, dict) or answer.get("role") != role:
             continue
-        if result.get("failed") or result.get("skipped") or result.get("stale") is not True:
-            return None
-        if result.get("stamp") != stamp or result.get("fingerprint") != wanted:
+        if answer.get("stale") is not True or answer.get("stamp") != stamp or answer.get("fingerprint") != wanted:
             return None
         return {"changed": False, "stale": True, "stamp": stamp, "fingerprint": wanted,
-                "reasons": list(result.get("reasons") or []), "preflight": True}
+                "reasons": list(answer.get("reasons") or []), "preflight": True}
     return None

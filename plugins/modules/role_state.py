@@ -148,6 +148,18 @@ options:
     description:
       - Internal, set by the action plugin from the options above; leave it out.
     type: dict
+  query_roles:
+    description:
+      - "A play's preflight: query these roles (short names) in one remote call, each with its own variables as
+        O(role) outside the role would (its defaults and vars around the play's). Goes with O(state=query) and no
+        O(role); the answers are RV(roles)."
+    type: list
+    elements: str
+  queries:
+    description:
+      - Internal, set by the action plugin from O(query_roles); leave it out.
+    type: list
+    elements: dict
 notes:
   - A skipped full run notifies no handler, which is right when nothing changed. A role whose every run must do
     something (a check through the proxy) keeps that outside its full run.
@@ -184,11 +196,10 @@ EXAMPLES = r"""
     role: nginx
   listen: flaskops nginx state
 
-# A play's preflight: which roles have something to do
+# A play's preflight: which roles have something to do, in one remote call
 - name: Find the roles whose inputs or host changed since their last full run
   flaskops.deploy.role_state:
-    role: "{{ item }}"
-  loop: [certbot, nginx, app]
+    query_roles: [certbot, nginx, app]
   register: role_states
 """
 
@@ -231,6 +242,30 @@ preflight:
   returned: when the preflight's answer was reused
   type: bool
   sample: true
+roles:
+  description: The answer for each of O(query_roles), in their order.
+  returned: when O(query_roles) is given
+  type: list
+  elements: dict
+  contains:
+    role:
+      description: The role's short name.
+      type: str
+    stale:
+      description: Whether the role must run in full.
+      type: bool
+    reasons:
+      description: Why, one line each.
+      type: list
+      elements: str
+    stamp:
+      description: Path of the role's stamp.
+      type: str
+    fingerprint:
+      description: The role's wanted fingerprint (hashes only).
+      type: dict
+  sample: [{"role": "nginx", "stale": true, "reasons": ["no stamp"], "stamp": /var/lib/flaskops/state/nginx.json,
+            "fingerprint": {}}]
 committed:
   description: The stamps put in place (O(state=commit)).
   returned: when O(state=commit)
@@ -324,6 +359,19 @@ def _write(module, path, text):
         raise
 
 
+def _query(module, role, scope, wanted, force):
+    """One role's answer: stale, reasons, stamp, fingerprint."""
+    try:
+        stamp_path = os.path.join(module.params["path"], rs.stamp_name(role, scope))
+    except ValueError as exc:
+        module.fail_json(msg="role or scope: %s" % exc)
+    current = _read(stamp_path)
+    look = rs.watched(current)
+    observed = observe(module, look["files"], look["units"], look["packages"])
+    found = rs.reasons(current, wanted, observed, force=force)
+    return dict(stale=bool(found), reasons=found, stamp=stamp_path, fingerprint=wanted)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -342,9 +390,10 @@ def main():
             defer=dict(type="bool", default=True),
             path=dict(type="path", default="/var/lib/flaskops/state"),
             fingerprint=dict(type="dict"),
+            query_roles=dict(type="list", elements="str"),
+            queries=dict(type="list", elements="dict"),
         ),
-        required_if=[("state", "query", ["role", "fingerprint"]), ("state", "record", ["role", "fingerprint"]),
-                     ("state", "commit", ["role"])],
+        required_if=[("state", "record", ["role", "fingerprint"]), ("state", "commit", ["role"])],
         supports_check_mode=True,
     )
     params = module.params
@@ -361,6 +410,19 @@ def main():
                 os.rename(src, dest)
         module.exit_json(changed=bool(pending), stale=False, reasons=[], committed=committed)
 
+    if state == "query" and params["queries"] is not None:
+        answers = []
+        for query in params["queries"]:
+            answers.append(dict(role=query["role"], **_query(module, query["role"], query.get("scope") or "",
+                                                             query["fingerprint"], bool(query.get("force")))))
+        result.update(stale=any(a["stale"] for a in answers), roles=answers)
+        module.exit_json(**result)
+    if state == "query" and (not role or params["fingerprint"] is None):
+        module.fail_json(msg="state=query needs role and fingerprint (or queries)")
+    if state == "query":
+        result.update(_query(module, role, params["scope"], params["fingerprint"], bool(params["force"])))
+        module.exit_json(**result)
+
     try:
         stamp_path = os.path.join(params["path"], rs.stamp_name(role, params["scope"]))
     except ValueError as exc:
@@ -368,13 +430,6 @@ def main():
     wanted = params["fingerprint"]
     current = _read(stamp_path)
     result.update(stamp=stamp_path, fingerprint=wanted)
-
-    if state == "query":
-        look = rs.watched(current)
-        observed = observe(module, look["files"], look["units"], look["packages"])
-        found = rs.reasons(current, wanted, observed, force=bool(params["force"]))
-        result.update(stale=bool(found), reasons=found)
-        module.exit_json(**result)
 
     # record: what the full run left on the host, as the next query will see it
     observed = observe(module, params["files"] + params["absent"], [], [])

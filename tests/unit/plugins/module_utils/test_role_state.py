@@ -186,12 +186,11 @@ WANTED = {"inputs": {"nginx_site_name": "abc"}, "content": "c", "version": "1.0.
 STAMP = "/var/lib/flaskops/state/nginx.json"
 
 
-def preflight(**result):
-    entry = {"__flaskops_role": "nginx", "stale": True, "reasons": ["no stamp"], "stamp": STAMP, "fingerprint": WANTED,
-             "changed": False}
-    entry.update(result)
-    return {"results": [{"__flaskops_role": "app", "stale": True, "stamp": "/var/lib/flaskops/state/app.json",
-                         "fingerprint": WANTED}, entry]}
+def preflight(**answer):
+    entry = {"role": "nginx", "stale": True, "reasons": ["no stamp"], "stamp": STAMP, "fingerprint": WANTED}
+    entry.update(answer)
+    return {"changed": False, "stale": True, "roles": [
+        {"role": "app", "stale": True, "stamp": "/var/lib/flaskops/state/app.json", "fingerprint": WANTED}, entry]}
 
 
 def test_preflight_answer_reuses_a_stale_answer_for_the_same_query():
@@ -200,18 +199,17 @@ def test_preflight_answer_reuses_a_stale_answer_for_the_same_query():
                       "preflight": True}
 
 
-@pytest.mark.parametrize("result, role, stamp, wanted", [
+@pytest.mark.parametrize("answer, role, stamp, wanted", [
     ({"stale": False, "reasons": []}, "nginx", STAMP, WANTED),  # fresh: an earlier role may change the host
     ({}, "nginx", STAMP, dict(WANTED, content="other")),  # the role's own variables differ from the play's
     ({}, "nginx", "/var/lib/flaskops/state/nginx.tools.json", WANTED),  # another scope
-    ({"failed": True}, "nginx", STAMP, WANTED),
-    ({"skipped": True}, "nginx", STAMP, WANTED),
     ({}, "certbot", STAMP, WANTED),  # the preflight did not ask about this role
 ])
-def test_preflight_answer_asks_the_host_otherwise(result, role, stamp, wanted):
-    assert rs.preflight_answer(preflight(**result), role, stamp, wanted) is None
+def test_preflight_answer_asks_the_host_otherwise(answer, role, stamp, wanted):
+    assert rs.preflight_answer(preflight(**answer), role, stamp, wanted) is None
 
 
-@pytest.mark.parametrize("registered", [None, {}, {"results": []}, {"skipped": True}, {"results": ["x"]}])
+@pytest.mark.parametrize("registered", [None, {}, {"roles": []}, {"skipped": True}, {"roles": ["x"]},
+                                        dict(preflight(), failed=True), dict(preflight(), skipped=True)])
 def test_preflight_answer_without_a_preflight(registered):
     assert rs.preflight_answer(registered, "nginx", STAMP, WANTED) is None

@@ -109,3 +109,23 @@ def test_check_mode_writes_nothing(host):
 def test_a_bad_scope_is_named(host):
     result = run_module_failing(role_state.main, args(host, scope="../etc"))
     assert "../etc" in result["msg"]
+
+
+def test_queries_answer_each_role_in_one_call(host):
+    record(host)
+    commit(host)
+    other = rs.fingerprint({"app_name": "hello"}, "c2", "1.0.0", {})
+    result = run_module(role_state.main, {"state": "query", "path": host["dir"], "queries": [
+        {"role": "nginx", "scope": "hello", "fingerprint": FINGERPRINT, "force": False},
+        {"role": "app", "scope": "", "fingerprint": other, "force": False},
+        {"role": "nginx", "scope": "hello", "fingerprint": FINGERPRINT, "force": True}]})
+    assert result["stale"] is True and result["changed"] is False
+    assert [(a["role"], a["stale"], a["stamp"]) for a in result["roles"]] == [
+        ("nginx", False, os.path.join(host["dir"], "nginx.hello.json")),
+        ("app", True, os.path.join(host["dir"], "app.json")),
+        ("nginx", True, os.path.join(host["dir"], "nginx.hello.json"))]
+    assert result["roles"][0]["reasons"] == [] and result["roles"][1]["fingerprint"] == other
+
+
+def test_a_query_needs_a_role_and_a_fingerprint(host):
+    assert "needs role and fingerprint" in run_module_failing(role_state.main, {"state": "query", "path": host["dir"]})["msg"]
