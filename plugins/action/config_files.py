@@ -62,8 +62,8 @@ class ActionModule(ActionBase):
         except AnsibleError as error:
             raise AnsibleActionFail("%s: src %s: %s" % (entry.get("path"), entry["src"], to_native(error)))
         except (OSError, UnicodeDecodeError) as error:
-            raise AnsibleActionFail("%s: src %s must be readable UTF-8 text: %s" % (entry.get("path"), entry["src"],
-                                                                                   to_native(error)))
+            message = "%s: src %s must be readable UTF-8 text: %s" % (entry.get("path"), entry["src"], to_native(error))
+            raise AnsibleActionFail(message)
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
