@@ -31,7 +31,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the module reads the host and returns RV(changed), RV(changed_paths) and (with C(--diff)) the
+      - In check mode the module reads the host and returns C(changed), RV(changed_paths) and (with C(--diff)) the
         diffs exactly as a real run would, without changing anything or running O(validate).
   diff_mode:
     support: full
@@ -268,24 +268,25 @@ def main():
         changes = cf.plan(entries)
     except cf.ConfigFilesError as error:
         module.fail_json(msg=to_native(error))
+    changed = bool(changes)
     result = {
-        "changed": bool(changes),
         "changed_paths": [change["path"] for change in changes],
         "changes": dict((change["path"], change["reasons"]) for change in changes),
     }
     if module._diff:
         result["diff"] = [cf.diff(change) for change in changes]
     if not changes or module.check_mode:
-        module.exit_json(**result)
+        module.exit_json(changed=changed, **result)
 
-    failed = dict(result, changed=False)
+    # A failure puts every path back: nothing changed.
+    failed = dict(result)
     try:
         undo = cf.apply(changes)
     except cf.ConfigFilesError as error:
         restored, errors = cf.restore(getattr(error, "undo", []))
         module.fail_json(msg="could not apply the entries (%s); put back: %s%s" % (
             to_native(error), ", ".join(restored) or "nothing",
-            "; could NOT put back: %s" % "; ".join(errors) if errors else ""), restored_paths=restored, **failed)
+            "; could NOT put back: %s" % "; ".join(errors) if errors else ""), restored_paths=restored, changed=False, **failed)
 
     if validate:
         rc, out, err = run_validate(module, validate)
@@ -301,8 +302,8 @@ def main():
                     "(%s; the restored files %s the check%s). Fix the input behind this error: %s" % (
                         name, ", ".join(restored) or "none", "pass" if again == 0 else "FAIL",
                         "; could NOT put back: %s" % "; ".join(errors) if errors else "", complaint),
-                restored_paths=restored, **failed)
-    module.exit_json(**result)
+                restored_paths=restored, changed=False, **failed)
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == "__main__":
