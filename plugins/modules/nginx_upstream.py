@@ -51,9 +51,17 @@ options:
     required: true
   directory:
     description:
-      - The directory of the upstream files. It must exist (the nginx role creates it).
+      - The directory of the upstream files. It must exist unless O(create_directory) is set.
     type: path
     default: /etc/nginx/flaskops
+  create_directory:
+    description:
+      - Create O(directory) (mode C(0755), with its parents) when it is missing, before the file is written. The
+        nginx role sets it on its first run; a release switch leaves it unset (the directory is there by then).
+      - In check mode a missing directory is reported as a change and not created.
+    type: bool
+    default: false
+    version_added: 1.0.0
   server:
     description:
       - The one app server the site proxies to, V(unix:/run/hello/blue.sock) or V(127.0.0.1:8001). The file becomes
@@ -310,6 +318,7 @@ def main() -> t.NoReturn:
         argument_spec=dict(
             site=dict(type="str", required=True),
             directory=dict(type="path", default="/etc/nginx/flaskops"),
+            create_directory=dict(type="bool", default=False),
             server=dict(type="str"),
             backends=dict(
                 type="list",
@@ -346,7 +355,8 @@ def main() -> t.NoReturn:
                                     not_found=[])
     if params["down"] and params["backends"] is None:
         module.fail_json(msg="down is only used with backends; mark backends of the current file with mark_down", **result)
-    if not os.path.isdir(params["directory"]):
+    missing_directory = not os.path.isdir(params["directory"])
+    if missing_directory and (not params["create_directory"] or os.path.lexists(params["directory"])):
         module.fail_json(msg=f"{params['directory']} is not a directory (the nginx role creates it)", **result)
 
     previous = _read(path)
@@ -365,6 +375,9 @@ def main() -> t.NoReturn:
         module.exit_json(**result)
 
     drain_pids = _workers(module) if params["reload"] else []
+    if missing_directory:
+        os.makedirs(params["directory"])
+        os.chmod(params["directory"], 0o755)
     _write(module, path, content)
     if params["validate"]:
         rc, out, err = module.run_command(params["validate_command"])

@@ -261,6 +261,18 @@ def test_a_missing_directory_fails(host: Host) -> None:
     assert "is not a directory" in result["msg"]
 
 
+def test_create_directory_makes_a_missing_directory_0755_and_check_mode_does_not(host: Host) -> None:
+    directory = os.path.join(host.root, "etc/nginx/new")
+    args = host.args(directory=directory, server="a:1", create_directory=True, validate=False, reload=False)
+    result = run(args, check_mode=True)
+    assert result["changed"] is True and not os.path.exists(directory)
+    result = run(args)
+    assert result["changed"] is True
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o755
+    with open(os.path.join(directory, "hello.upstream.conf"), encoding="utf-8") as handle:
+        assert handle.read() == "server a:1 max_fails=0;\n"
+
+
 # --- documentation --------------------------------------------------------------------------------
 
 def test_the_examples_use_documented_options() -> None:

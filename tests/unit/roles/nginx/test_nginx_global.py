@@ -1,8 +1,7 @@
 """The one line of Debian's global nginx.conf the role owns (ssl_protocols), and the jail that reads its 429s.
 
-debian12-nginx.conf is Debian 12's /etc/nginx/nginx.conf as the nginx package installs it. The role's lineinfile
-task is applied to it the way ansible.builtin.lineinfile applies a regexp with backrefs (re.search per line, the
-last matching line replaced by match.expand(line)).
+debian12-nginx.conf is Debian 12's /etc/nginx/nginx.conf as the nginx package installs it. The role's entry of
+flaskops.deploy.config_files (state lines) is applied to it with the module's own line edit.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
+from ansible_collections.flaskops.deploy.plugins.module_utils._config_files import edit_lines
 from ansible_collections.flaskops.deploy.tests.unit.roles.nginx.conftest import REPO, ROLE
 
 DEBIAN_NGINX_CONF = pathlib.Path(__file__).with_name("debian12-nginx.conf").read_text(encoding="utf-8")
@@ -24,30 +24,19 @@ DEBIAN_NGINX_CONF = pathlib.Path(__file__).with_name("debian12-nginx.conf").read
 def global_protocols_task():
     tasks = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text(encoding="utf-8"))
     found = [
-        task
-        for top in tasks
-        for task in top.get("block", [top])
-        if task.get("ansible.builtin.lineinfile", {}).get("path") == "/etc/nginx/nginx.conf"
+        (entry, task)
+        for task in tasks
+        for entry in task.get("flaskops.deploy.config_files", {}).get("files", [])
+        if entry.get("path") == "/etc/nginx/nginx.conf"
     ]
     assert len(found) == 1, "one task owns nginx.conf's ssl_protocols line"
-    return found[0]["ansible.builtin.lineinfile"], found[0]
+    return found[0]
 
 
 def apply_lineinfile(text, regexp, line):
-    """ansible.builtin.lineinfile with backrefs: true and state present; returns (new text, changed)."""
-    lines = text.splitlines(keepends=True)
-    pattern = re.compile(regexp)
-    index, match = None, None
-    for number, current in enumerate(lines):
-        found = pattern.search(current)
-        if found:
-            index, match = number, found
-    if match is None:
-        return text, False
-    new = match.expand(line) + "\n"
-    changed = lines[index] != new
-    lines[index] = new
-    return "".join(lines), changed
+    """The module's edit of an existing file; returns (new text, changed)."""
+    new = edit_lines(text, regexp, line)
+    return new, new != text
 
 
 def ssl_protocols(text):
@@ -60,7 +49,7 @@ def test_debians_global_protocols_follow_the_profile(nginx_templar, profile, exp
     args, task = global_protocols_task()
     templar = nginx_templar({"nginx_tls_profile": profile})
     line = templar.templar.template(trust_as_template(args["line"]))
-    assert args["backrefs"] is True, "a file without the line is left alone"
+    assert args["state"] == "lines", "a file without the line is left alone"
     fixed, changed = apply_lineinfile(DEBIAN_NGINX_CONF, args["regexp"], line)
     assert changed
     assert ssl_protocols(fixed) == [expected]
@@ -69,7 +58,7 @@ def test_debians_global_protocols_follow_the_profile(nginx_templar, profile, exp
     assert len(fixed.splitlines()) == len(DEBIAN_NGINX_CONF.splitlines()), "only that line changes"
     again, changed = apply_lineinfile(fixed, args["regexp"], line)
     assert (again, changed) == (fixed, False), "a second run changes nothing"
-    assert args["validate"] == "nginx -t -q -c %s"
+    assert task["flaskops.deploy.config_files"]["validate"] == ["nginx", "-t", "-q"]
     assert task["notify"] == "flaskops nginx reload"
 
 
