@@ -50,6 +50,8 @@ description:
     release's venv as O(user) (the module drops root's privileges with C(setpriv)), with the environment of
     O(env_content). A failed O(state=finish) or O(state=hooks) is recorded as O(state=failed) records it; a refused
     configuration discards a release this run built. The transient O(env_file) is removed whatever happens."
+  - "O(state=config) runs the configuration check of O(state=gate) alone, with the environment file O(env_file) (read,
+    never returned), and fails with the same message when it refuses the release (a rollback's check)."
   - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
     (C(.git), C(.venv), C(.env), ...).
 author:
@@ -80,7 +82,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed, gate]
+    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed, gate, config]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -211,6 +213,7 @@ options:
       - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
       - With O(state=env), the transient environment file to put in place as O(env_dest) and remove. Its content is
         compared, never returned.
+      - With O(state=config), the environment file the configuration check reads (the slots').
     type: path
   failed_in:
     description:
@@ -294,7 +297,8 @@ options:
     type: int
   config_skip_rules:
     description:
-      - Rules of the configuration check not to run.
+      - Rules of the configuration check not to run (the rule ids of M(flaskops.deploy.flask_config_validate); an
+        unknown one fails the check).
     type: list
     elements: str
     default: []
@@ -449,6 +453,11 @@ config:
       M(flaskops.deploy.flask_config_validate) returns them.
   returned: state=gate, success
   type: dict
+valid:
+  description: With O(state=config), whether no finding refuses the release (also C(findings), C(error_count),
+    C(warning_count), C(facts) and C(proxy_fix), as M(flaskops.deploy.flask_config_validate) returns them).
+  returned: state=config
+  type: bool
 env_changed:
   description: With O(state=gate), whether the slots' environment file was (or would be) rewritten.
   returned: state=gate, success
@@ -459,8 +468,8 @@ gate_failed:
   type: str
   sample: config
 findings:
-  description: With O(state=gate), the findings of a refused configuration.
-  returned: state=gate, the configuration refused
+  description: With O(state=config), the findings of the check; with O(state=gate), those of a refused configuration.
+  returned: state=config, or state=gate when the configuration is refused
   type: list
   elements: dict
 cmd:
@@ -904,8 +913,18 @@ def config_check(module: AnsibleModule) -> dict[str, t.Any]:
     """The Flask configuration check of the release (the rules of flaskops.deploy.flask_config_validate), run as
     the app user with the environment of the transient file."""
     params = module.params
+    unknown = sorted(set(params["config_skip_rules"]) - set(RULE_IDS))
+    if unknown:
+        module.fail_json(msg="config_skip_rules names unknown rules: %s" % ", ".join(unknown))
     try:
-        env = parse_env_file(params["env_content"])
+        if params["env_content"] is not None:
+            text = params["env_content"]
+        else:
+            with open(params["env_file"], encoding="utf-8") as handle:
+                text = handle.read()
+        env = parse_env_file(text)
+    except (OSError, UnicodeDecodeError) as error:
+        module.fail_json(msg="env_file %r cannot be read: %s" % (params["env_file"], error))
     except ValueError as error:
         module.fail_json(msg="env_file %r: %s" % (params["env_file"], error))
     # The file's values are secrets: none of them is returned or logged.
@@ -948,10 +967,24 @@ def _refused(module: AnsibleModule, result: dict[str, t.Any]) -> str:
     live = bool(params["state_file"]) and os.path.exists(params["state_file"])
     app_root = os.path.dirname(os.path.dirname(params["release_dir"].rstrip("/")))
     first_run = "packages, firewall, nginx, certificate, the user %s, %s and %s" % (
-        params["user"], app_root, os.path.dirname(params["env_dest"]))
+        params["user"], app_root, os.path.dirname(params["env_dest"] or params["env_file"]))
     return rb.config_refusal(params["release"], discarded, live, result.get("msg", ""), result.get("findings", []),
                              params["config_hints"], params["config_hint_skip"], params["config_https"],
                              params["config_https_setting"], first_run)
+
+
+def config(module: AnsibleModule) -> dict[str, t.Any]:
+    """The configuration check alone, with the environment of O(env_file) (a rollback's: the slots' file)."""
+    params = module.params
+    for name in ("release", "env_file", "user", "group", "config_app"):
+        if not params[name]:
+            module.fail_json(msg="state=config needs %s" % name)
+    try:
+        result = _step(module, config_check)
+        del result["duration"]  # main's
+        return result
+    except _StepFailed as stopped:
+        module.fail_json(**dict(stopped.result, msg=_refused(module, stopped.result)))
 
 
 def gate(module: AnsibleModule) -> dict[str, t.Any]:
@@ -1006,7 +1039,7 @@ def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", required=True,
-                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate"]),
+                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate", "config"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -1050,7 +1083,7 @@ def main() -> t.NoReturn:
             config_behind_proxy=dict(type="bool", default=True),
             config_server_name=dict(type="str", default=""),
             config_body_limit=dict(type="int"),
-            config_skip_rules=dict(type="list", elements="str", default=[], choices=list(RULE_IDS)),
+            config_skip_rules=dict(type="list", elements="str", default=[]),
             config_fail_on=dict(type="str", default="error", choices=["error", "warning"]),
             config_hints=dict(type="dict", default={}),
             config_hint_skip=dict(type="str", default=""),
@@ -1060,7 +1093,7 @@ def main() -> t.NoReturn:
         supports_check_mode=True,
     )
     step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
-            "stage_env": stage_env, "env": env, "failed": failed, "gate": gate}[
+            "stage_env": stage_env, "env": env, "failed": failed, "gate": gate, "config": config}[
         module.params["state"]]
     started = time.monotonic()
     result = step(module)

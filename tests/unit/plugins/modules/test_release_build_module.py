@@ -523,3 +523,29 @@ def test_unpack_decides_itself_and_leaves_a_built_release_as_it_is(tmp_path, rel
     again = run_module(release_build.main, {"state": "unpack", "release_dir": release, "src": "/gone",
                                             "source_type": "archive"})
     assert not again["build"] and again["prepare"] and not again["changed"] and "built already" in again["msg"]
+
+
+def test_config_alone_checks_a_release_with_the_slots_environment_file_and_refuses_without_discarding(
+        tmp_path, release):
+    args = _gate(tmp_path, release)
+    (tmp_path / "etc/env").write_text(GATE_ENV)
+    check = {key: args[key] for key in ("release_dir", "release", "user", "group", "state_file", "config_check",
+                                        "config_app", "config_https", "config_hints", "config_hint_skip")}
+    check.update(state="config", env_file=str(tmp_path / "etc/env"))
+    result = run_module(release_build.main, check)
+    assert result["valid"] and result["facts"]["secret_key_length"] == 64 and result["duration"] >= 0
+    assert GATE_SECRET not in json.dumps(result)
+    (tmp_path / "etc/env").write_text(GATE_ENV + "FLASK_DEBUG=true\n")
+    (tmp_path / "etc/state.json").write_text("{}")
+    refused = run_module_failing(release_build.main, check, check_mode=True)
+    assert "Release r1 was not activated: refused by the Flask configuration check." in refused["msg"]
+    assert "the live release keeps serving." in refused["msg"] and "Remove FLASK_DEBUG" in refused["msg"]
+    assert os.path.isdir(release) and (tmp_path / "etc/env").exists() and GATE_SECRET not in json.dumps(refused)
+    missing = run_module_failing(release_build.main, dict(check, env_file=str(tmp_path / "nope")))
+    assert "cannot be read" in missing["msg"]
+
+
+def test_gate_refuses_an_unknown_rule_to_skip(tmp_path, release, plain_hooks):
+    result = run_module_failing(release_build.main, _gate(tmp_path, release, config_skip_rules=["no-such-rule"]))
+    assert result["gate_failed"] == "config" and "unknown rules: no-such-rule" in result["msg"]
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
