@@ -4,9 +4,9 @@
 
 """Action of flaskops.deploy.release_build (the documentation is in plugins/modules).
 
-For ``state=unpack`` from a directory or an archive on the controller, it packs the directory (without bytecode and
-hidden top-level entries), transfers the file into the remote temporary directory, runs the module on it and removes
-both copies. Every other call goes to the module as it is.
+For ``state=unpack`` from a directory or an archive on the controller, it asks the host whether the release has to be
+built (``state=prepare``); only then it packs the directory (without bytecode and hidden top-level entries), transfers
+the file into the remote temporary directory, runs the module on it and removes both copies. Every other call goes to the module as it is.
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             return result
 
+        # The source goes to the host only when the release has to be built there (it has neither marker).
+        plan = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepare"), task_vars=task_vars)
+        if plan.get("failed") or not plan.get("build"):
+            result.update(plan)
+            if not plan.get("failed"):
+                result["msg"] = "release %s is built already" % plan.get("release_dir")
+            return result
         local_tmp = None
         try:
             # Found the way the input checks found it (an archive also in the role's files/ and next to the playbook).
@@ -61,6 +68,7 @@ class ActionModule(ActionBase):
             self._fixup_perms2((tmpdir, remote))
             args["src"] = remote
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            result["removed"] = plan.get("removed", False)
             if isinstance(result.get("msg"), str):
                 result["msg"] = result["msg"].replace(remote, source)
             return result

@@ -376,3 +376,38 @@ def parse_probe_output(stdout: str, marker: str) -> dict[str, t.Any] | None:
             except ValueError:
                 report = None
     return report if isinstance(report, dict) else None
+
+
+def probe_facts(stdout: str, stderr: str, rc: int, python: str, marker: str) -> dict[str, t.Any]:
+    """The facts of the probe's run in the application's Python (``python -c SOURCE IMPORT_STRING``): those it
+    reported after ``marker``, or ``{"app_import_error": reason}`` when it reported none or an error (the reason is
+    the last line of stderr, or the exit code)."""
+    report = parse_probe_output(stdout, marker)
+    if report is None:
+        lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+        return {"app_import_error": lines[-1] if lines else f"{python} exited with code {rc} and no report"}
+    if not report.get("ok"):
+        return {"app_import_error": report.get("error") or "unknown error"}
+    return report.get("facts") or {}
+
+
+def check_report(facts: Facts, options: Options, rules: t.Iterable[str] | None, skip_rules: t.Iterable[str] | None,
+                 fail_on: str) -> tuple[dict[str, t.Any], str | None]:
+    """Evaluate the rules on ``facts`` and return ``(result, refusal)``: the result of a check (``valid``,
+    ``findings``, the counts, the facts and ``proxy_fix``, none of them after a failed import) and the message that
+    refuses the configuration (``None`` when no finding is at or above ``fail_on``)."""
+    findings = evaluate(facts, options, rules, skip_rules)
+    blocking = failing(findings, fail_on)
+    import_failed = "app_import_error" in facts
+    result = {
+        "valid": not blocking,
+        "findings": findings,
+        "error_count": count(findings, ERROR),
+        "warning_count": count(findings, WARNING),
+        "facts": {} if import_failed else dict(facts),
+        "proxy_fix": None if import_failed else facts.get("proxy_fix"),
+    }
+    if not blocking:
+        return result, None
+    plural = "" if len(blocking) == 1 else "s"
+    return result, f"{len(blocking)} finding{plural} at or above {fail_on}: {summary(blocking)}"

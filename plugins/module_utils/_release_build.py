@@ -228,3 +228,62 @@ def build_failure(release: str, failed_in: str, result: t.Mapping[str, t.Any]) -
         if stderr:
             lines.append(stderr if len(stderr) <= STDERR_CHARS else stderr[:STDERR_CHARS - 3] + "...")
     return {"release": release, "failed_in": failed_in, "errors": errors}, "\n".join(lines)
+
+
+# --- gate: the checks and hooks of a new release, with the environment it will run with ----------------------------
+
+GATE_STEPS = ("finish", "stage_env", "config", "static", "hooks", "env")
+"""The steps of ``state=gate``, in their order."""
+
+
+def gate_steps(build: bool, prepare: bool, check_mode: bool, config_check: bool) -> list[str]:
+    """Return the steps ``state=gate`` runs, in order.
+
+    ``finish`` only for a release this run built; the configuration check and the static link need the release's
+    code and venv, so check mode leaves them out for a release it would build; ``hooks`` only for a release that is
+    not complete yet. The transient environment file is written (``stage_env``) and put in place (``env``) always,
+    in check mode too (``env`` then compares and removes it).
+    """
+    would_build = check_mode and build
+    wanted = {
+        "finish": build,
+        "stage_env": True,
+        "config": config_check and not would_build,
+        "static": not would_build,
+        "hooks": prepare,
+        "env": True,
+    }
+    return [step for step in GATE_STEPS if wanted[step]]
+
+
+def as_user_argv(user: str, group: str, argv: t.Sequence[str]) -> list[str]:
+    """Return ``argv`` run as ``user``:``group`` and the user's supplementary groups (``setpriv``, from root): the
+    configuration check imports the application with the rights its slots have, not root's."""
+    return ["setpriv", "--reuid=%s" % user, "--regid=%s" % group, "--init-groups", "--"] + list(argv)
+
+
+def config_refusal(release: str, discarded: bool, live: bool, check_msg: str,
+                   findings: t.Sequence[t.Mapping[str, t.Any]], hints: t.Mapping[str, str], hint_skip: str,
+                   https: bool, https_setting: str, first_run: str = "") -> str:
+    """The message that stops a deploy whose release the Flask configuration check refused.
+
+    It says what did not happen (no slot started, nginx not switched, the slots' environment file not rewritten),
+    whether the release was ``discarded`` (built by this run) and whether a ``live`` release keeps serving; then the
+    check's message, a fix for each finding (its ``hints`` entry, else ``hint_skip``) and whether the HTTPS rules
+    applied. ``first_run`` names what a first run may have changed (said only when nothing is live).
+    """
+    parts = [
+        "Release %s was not activated: refused by the Flask configuration check%s." % (
+            release, " and discarded" if discarded else ""),
+        "No slot was started, nginx was not switched and the slots' environment file was not rewritten;",
+        "the live release keeps serving." if live else "no release is live on this host.",
+        "Earlier tasks of this run may have changed the host (see changed= in the recap%s)." % (
+            "" if live or not first_run else "; on a first run: " + first_run),
+        check_msg,
+    ]
+    for finding in findings:
+        hint = hints.get(str(finding.get("id")), hint_skip)
+        parts.append("-- %s: Fix: %s %s" % (finding.get("id"), finding.get("remediation", ""), hint))
+    parts.append("-- HTTPS rules %s (app_config_check_https: %s)." % ("applied" if https else "not applied",
+                                                                      https_setting))
+    return " ".join(part for part in parts if part)

@@ -390,18 +390,13 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_facts
 from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import (
-    ERROR,
     RULE_IDS,
-    WARNING,
-    count,
+    check_report,
     environment_strings,
-    evaluate,
-    failing,
     is_env_name,
     maskable,
     parse_env_file,
-    parse_probe_output,
-    summary,
+    probe_facts,
 )
 
 # Values of no_log inputs shorter than this are not masked in the output (see the notes).
@@ -461,13 +456,7 @@ def app_facts(module: AnsibleModule) -> dict[str, t.Any]:
         expand_user_and_vars=False,
         check_rc=False,
     )
-    report = parse_probe_output(out, _flask_facts.PROBE_MARKER)
-    if report is None:
-        reason = _flask_facts.last_line(err) or f"{python} exited with code {rc} and no report"
-        return {"app_import_error": reason}
-    if not report.get("ok"):
-        return {"app_import_error": report.get("error") or "unknown error"}
-    return report.get("facts") or {}
+    return probe_facts(out, err, rc, python, _flask_facts.PROBE_MARKER)
 
 
 def _invocation(module: AnsibleModule) -> dict[str, t.Any]:
@@ -540,26 +529,15 @@ def main() -> t.NoReturn:
         "server_name": params["server_name"],
         "proxy_body_limit": params["proxy_body_limit"],
     }
-    findings = evaluate(facts, options, params["rules"], params["skip_rules"])
-    blocking = failing(findings, params["fail_on"])
-    import_failed = "app_import_error" in facts
+    report, refusal = check_report(facts, options, params["rules"], params["skip_rules"], params["fail_on"])
     result: dict[str, t.Any] = {
         "changed": False,
-        "valid": not blocking,
-        "findings": findings,
-        "error_count": count(findings, ERROR),
-        "warning_count": count(findings, WARNING),
-        "facts": {} if import_failed else facts,
-        "proxy_fix": None if import_failed else facts.get("proxy_fix"),
+        **report,
         "invocation": _invocation(module),
         "duration": round(time.monotonic() - started, 3),
     }
-    if blocking:
-        plural = "" if len(blocking) == 1 else "s"
-        module.fail_json(
-            msg=f"{len(blocking)} finding{plural} at or above {params['fail_on']}: {summary(blocking)}",
-            **result,
-        )
+    if refusal:
+        module.fail_json(msg=refusal, **result)
     module.exit_json(**result)
 
 

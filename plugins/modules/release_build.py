@@ -18,9 +18,10 @@ description:
   - O(state=prepare) reads both markers and returns RV(build) and RV(prepare). When the release has to be built, a
     directory without a marker (left by an interrupted build) is removed and the release directory is created
     (C(0755), root-owned).
-  - "O(state=unpack) puts the code into the release directory and links the shared files into it (O(links)):
-    from a directory or an archive on the controller (the action plugin packs the directory, transfers the file and
-    removes it afterwards; a C(.tar.gz), C(.tar) or C(.zip)), or from commit O(commit) of the bare repository
+  - "O(state=unpack) does what O(state=prepare) does and, when the release has to be built, puts the code into the
+    release directory and links the shared files into it (O(links)): from a directory or an archive on the controller
+    (the action plugin asks the host first, then packs the directory, transfers the file and removes it afterwards; a
+    C(.tar.gz), C(.tar) or C(.zip)), or from commit O(commit) of the bare repository
     O(git_dir) (C(git archive)). Files are owned by root: the application cannot rewrite its code. Members with
     absolute paths or paths through C(..) are refused."
   - O(state=finish) checks that the release's venv can run the slots' server (its version, O(server_min_version); or,
@@ -42,6 +43,15 @@ description:
     done), then the O(pre_activate_hooks), and writes O(marker): the release is complete. It stops at the first hook
     that fails. Each hook runs through C(systemd-run) in a transient unit that reads O(env_file) itself, so no value
     of the environment is on a command line."
+  - "O(state=gate) runs, in one call, the steps between the venv's build and the slots: O(state=finish) when this run
+    built the release (O(build)), O(state=stage_env), the Flask configuration check (O(config_check)), O(state=static),
+    O(state=hooks) when the release is not complete (O(prepare)) and O(state=env). The configuration check has the
+    rules, findings and messages of M(flaskops.deploy.flask_config_validate); it imports the application in the
+    release's venv as O(user) (the module drops root's privileges with C(setpriv)), with the environment of
+    O(env_content). A failed O(state=finish) or O(state=hooks) is recorded as O(state=failed) records it; a refused
+    configuration discards a release this run built. The transient O(env_file) is removed whatever happens."
+  - "O(state=config) runs the configuration check of O(state=gate) alone, with the environment file O(env_file) (read,
+    never returned), and fails with the same message when it refuses the release (a rollback's check)."
   - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
     (C(.git), C(.venv), C(.env), ...).
 author:
@@ -72,7 +82,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed]
+    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed, gate, config]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -203,6 +213,7 @@ options:
       - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
       - With O(state=env), the transient environment file to put in place as O(env_dest) and remove. Its content is
         compared, never returned.
+      - With O(state=config), the environment file the configuration check reads (the slots').
     type: path
   failed_in:
     description:
@@ -235,6 +246,78 @@ options:
     description:
       - With O(state=hooks), the application's name, in the description of the hooks' transient units.
     type: str
+  build:
+    description:
+      - With O(state=gate), whether this run built the release (O(state=finish) runs; a refused configuration discards
+        the release).
+    type: bool
+    default: false
+  prepare:
+    description:
+      - With O(state=gate), whether the release is not complete yet (O(state=hooks) runs).
+    type: bool
+    default: false
+  state_file:
+    description:
+      - With O(state=gate), the slots' state file; whether it exists (a release is live) is said when the
+        configuration is refused.
+    type: path
+  config_check:
+    description:
+      - With O(state=gate), whether to check the release's Flask configuration (C(app_config_check)).
+    type: bool
+    default: false
+  config_app:
+    description:
+      - The import string of the application to check (the C(app) option of M(flaskops.deploy.flask_config_validate)).
+    type: str
+  config_https:
+    description:
+      - Whether the HTTPS rules apply (the site is served over HTTPS).
+    type: bool
+    default: true
+  config_https_setting:
+    description:
+      - The C(app_config_check_https) setting O(config_https) was resolved from, named in the refusal's message.
+    type: str
+    default: auto
+  config_behind_proxy:
+    description:
+      - Whether a proxy is in front of the application (the ProxyFix rule).
+    type: bool
+    default: true
+  config_server_name:
+    description:
+      - The host name the application is served as; empty skips the rule.
+    type: str
+    default: ""
+  config_body_limit:
+    description:
+      - The proxy's request body limit in bytes.
+    type: int
+  config_skip_rules:
+    description:
+      - Rules of the configuration check not to run (the rule ids of M(flaskops.deploy.flask_config_validate); an
+        unknown one fails the check).
+    type: list
+    elements: str
+    default: []
+  config_fail_on:
+    description:
+      - The lowest severity of a finding that refuses the release.
+    type: str
+    choices: [error, warning]
+    default: error
+  config_hints:
+    description:
+      - What to change in the inventory for each rule, by rule id, added to the refusal's message.
+    type: dict
+    default: {}
+  config_hint_skip:
+    description:
+      - The hint of a rule that has none in O(config_hints).
+    type: str
+    default: ""
 notes:
   - The release's code is owned by root; its venv is built in between O(state=unpack) and O(state=finish) by the
     C(flaskops.deploy.python_venv) role.
@@ -300,18 +383,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 build:
-  description: With O(state=prepare), whether the release has to be built (it has neither marker).
-  returned: state=prepare
+  description: With O(state=prepare) or O(state=unpack), whether the release has to be built (it has neither marker).
+  returned: state=prepare or state=unpack
   type: bool
   sample: true
 prepare:
-  description: With O(state=prepare), whether the release is not complete yet (its hooks have to run).
-  returned: state=prepare
+  description: With O(state=prepare) or O(state=unpack), whether the release is not complete yet (its hooks have to run).
+  returned: state=prepare or state=unpack
   type: bool
   sample: true
 removed:
-  description: With O(state=prepare), whether a directory left by an interrupted build was removed.
-  returned: state=prepare
+  description: With O(state=prepare) or O(state=unpack), whether a directory left by an interrupted build was removed.
+  returned: state=prepare or state=unpack
   type: bool
   sample: false
 files:
@@ -335,24 +418,60 @@ duration:
   type: float
   sample: 0.42
 link:
-  description: With O(state=static), the target of the static link, relative to the release (null when none).
-  returned: state=static
+  description: With O(state=static) or O(state=gate), the target of the static link, relative to the release (null when none).
+  returned: state=static or state=gate
   type: str
   sample: app/static
 hooks:
-  description: With O(state=hooks), the hooks that ran, in order, each with C(hook), C(kind), C(rc) and C(seconds).
-  returned: state=hooks
+  description: With O(state=hooks) or O(state=gate), the hooks that ran, in order, each with C(hook), C(kind), C(rc) and C(seconds).
+  returned: state=hooks or state=gate
   type: list
   elements: dict
 would:
   description: With O(state=hooks), the C(init) hooks not run yet on this host and the C(pre_activate) hooks.
-  returned: state=hooks
+  returned: state=hooks or state=gate
   type: dict
 env_dest:
-  description: With O(state=env), the slots' environment file the transient file was compared with (and moved to).
-  returned: state=env
+  description: With O(state=env) or O(state=gate), the slots' environment file the transient file was compared with (and moved to).
+  returned: state=env or state=gate
   type: str
   sample: /etc/hello/env
+steps:
+  description: With O(state=gate), the steps that ran, in order.
+  returned: state=gate, success
+  type: list
+  elements: str
+  sample: [finish, stage_env, config, static, hooks, env]
+finish:
+  description: With O(state=gate), the result of O(state=finish) (empty when the release was built before).
+  returned: state=gate, success
+  type: dict
+config:
+  description:
+    - With O(state=gate), the result of the configuration check (empty when it did not run) - C(valid), C(findings),
+      C(error_count), C(warning_count), C(facts), C(proxy_fix) and C(duration), as
+      M(flaskops.deploy.flask_config_validate) returns them.
+  returned: state=gate, success
+  type: dict
+valid:
+  description: With O(state=config), whether no finding refuses the release (also C(findings), C(error_count),
+    C(warning_count), C(facts) and C(proxy_fix), as M(flaskops.deploy.flask_config_validate) returns them).
+  returned: state=config
+  type: bool
+env_changed:
+  description: With O(state=gate), whether the slots' environment file was (or would be) rewritten.
+  returned: state=gate, success
+  type: bool
+gate_failed:
+  description: With O(state=gate), the step that failed.
+  returned: state=gate, failure
+  type: str
+  sample: config
+findings:
+  description: With O(state=config), the findings of the check; with O(state=gate), those of a refused configuration.
+  returned: state=config, or state=gate when the configuration is refused
+  type: list
+  elements: dict
 cmd:
   description: The command that failed.
   returned: failure
@@ -365,8 +484,10 @@ stderr:
 """
 
 import grp
+import inspect
 import json
 import os
+import pwd
 import shlex
 import shutil
 import stat
@@ -377,10 +498,20 @@ import zipfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_facts
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
+from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import (
+    RULE_IDS,
+    check_report,
+    maskable,
+    parse_env_file,
+    probe_facts,
+)
 
 VERSION_SCRIPT = "import sys; from importlib.metadata import version; print(version(sys.argv[1]))"
 PYTHON_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])"
+# Values of the environment shorter than this are not masked in the output (as in flask_config_validate).
+MIN_MASKED_LENGTH = 8
 
 
 def _chown_root(path: str) -> None:
@@ -458,6 +589,13 @@ def _export_git(module: AnsibleModule, git_dir: str, commit: str, dest: str) -> 
 
 
 def unpack(module: AnsibleModule) -> dict[str, t.Any]:
+    plan = prepare(module)
+    if not plan["build"]:
+        return dict(plan, msg="release %s is built already" % plan["release_dir"])
+    return dict(plan, **_unpack(module))
+
+
+def _unpack(module: AnsibleModule) -> dict[str, t.Any]:
     params = module.params
     release_dir = params["release_dir"]
     source_type = params["source_type"]
@@ -652,11 +790,11 @@ def _same_file(src: os.stat_result, dest: str, content: bytes) -> bool:
         src.st_uid, src.st_gid, stat.S_IMODE(src.st_mode))
 
 
-def failed(module: AnsibleModule) -> dict[str, t.Any]:
+def _record_failure(module: AnsibleModule, failed_in: str, failed_result: t.Mapping[str, t.Any]) -> tuple[str, str]:
+    """Write ``<release_dir>.failed`` (0600 root, not in check mode); return its path and the message that stops
+    the run."""
     params = module.params
-    if not params["release"] or not params["failed_in"]:
-        module.fail_json(msg="state=failed needs release and failed_in")
-    report, message = rb.build_failure(params["release"], params["failed_in"], params["failed_result"] or {})
+    report, message = rb.build_failure(params["release"], failed_in, failed_result)
     path = params["release_dir"].rstrip("/") + ".failed"
     if not module.check_mode:
         try:
@@ -668,6 +806,14 @@ def failed(module: AnsibleModule) -> dict[str, t.Any]:
             os.replace(path + ".tmp", path)
         except OSError as error:
             message += "\n(the report %s could not be written: %s)" % (path, error.strerror)
+    return path, message
+
+
+def failed(module: AnsibleModule) -> dict[str, t.Any]:
+    params = module.params
+    if not params["release"] or not params["failed_in"]:
+        module.fail_json(msg="state=failed needs release and failed_in")
+    path, message = _record_failure(module, params["failed_in"], params["failed_result"] or {})
     module.fail_json(msg=message, report=path, changed=not module.check_mode)
 
 
@@ -732,11 +878,168 @@ def env(module: AnsibleModule) -> dict[str, t.Any]:
     return dict(changed=changed, env_dest=dest, msg="%s %s" % (dest, outcome))
 
 
+class _StepFailed(Exception):
+    """A step of ``state=gate`` failed; ``result`` is what its ``fail_json`` was given."""
+
+    def __init__(self, result: dict[str, t.Any]) -> None:
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+def _step(module: AnsibleModule, step: t.Callable[[AnsibleModule], dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Run one step of the gate; its ``fail_json`` raises :class:`_StepFailed` instead of ending the module."""
+    def stop(**result: t.Any) -> t.NoReturn:
+        raise _StepFailed(result)
+
+    module.fail_json = stop  # type: ignore[method-assign]
+    started = time.monotonic()
+    try:
+        result = step(module)
+    finally:
+        del module.fail_json
+    result["duration"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def _venv_python(release_dir: str) -> str:
+    for name in ("python", "python3"):
+        candidate = os.path.join(release_dir, ".venv", "bin", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise _StepFailed(dict(msg="venv %r has no executable bin/python" % os.path.join(release_dir, ".venv")))
+
+
+def config_check(module: AnsibleModule) -> dict[str, t.Any]:
+    """The Flask configuration check of the release (the rules of flaskops.deploy.flask_config_validate), run as
+    the app user with the environment of the transient file."""
+    params = module.params
+    unknown = sorted(set(params["config_skip_rules"]) - set(RULE_IDS))
+    if unknown:
+        module.fail_json(msg="config_skip_rules names unknown rules: %s" % ", ".join(unknown))
+    try:
+        if params["env_content"] is not None:
+            text = params["env_content"]
+        else:
+            with open(params["env_file"], encoding="utf-8") as handle:
+                text = handle.read()
+        env = parse_env_file(text)
+    except (OSError, UnicodeDecodeError) as error:
+        module.fail_json(msg="env_file %r cannot be read: %s" % (params["env_file"], error))
+    except ValueError as error:
+        module.fail_json(msg="env_file %r: %s" % (params["env_file"], error))
+    # The file's values are secrets: none of them is returned or logged.
+    module.no_log_values.update(maskable(env.values(), MIN_MASKED_LENGTH))
+    try:
+        home = pwd.getpwnam(params["user"]).pw_dir
+    except KeyError:
+        module.fail_json(msg="no user %s on the host" % params["user"])
+    python = _venv_python(params["release_dir"])
+    try:
+        probe = inspect.getsource(_flask_facts)
+    except (OSError, TypeError) as error:
+        module.fail_json(msg="cannot read the source of the configuration probe: %s" % error)
+    argv = rb.as_user_argv(params["user"], params["group"], [python, "-c", probe, params["config_app"]])
+    rc, out, err = module.run_command(
+        argv, cwd=params["release_dir"], check_rc=False, expand_user_and_vars=False,
+        environ_update=dict({"HOME": home, "USER": params["user"], "LOGNAME": params["user"]}, **env))
+    facts = probe_facts(out, err, rc, python, _flask_facts.PROBE_MARKER)
+    options = dict(app=params["config_app"], https=params["config_https"], behind_proxy=params["config_behind_proxy"],
+                   server_name=params["config_server_name"] or None, proxy_body_limit=params["config_body_limit"])
+    report, refusal = check_report(facts, options, None, params["config_skip_rules"], params["config_fail_on"])
+    if refusal:
+        raise _StepFailed(dict(report, msg=refusal))
+    return dict(report, changed=False)
+
+
+GATE_FAILED_IN = {
+    "finish": "Check the release's venv can run the server, compile the bytecode and mark the release built",
+    "hooks": "Run the init and pre-activation hooks in the new release and mark it complete",
+}
+"""The steps whose failure is recorded in ``<release_dir>.failed``, with the name the report gives them."""
+
+
+def _refused(module: AnsibleModule, result: dict[str, t.Any]) -> str:
+    """Discard a release this run built and return the message of a refused configuration."""
+    params = module.params
+    discarded = params["build"] and not module.check_mode
+    if discarded:
+        shutil.rmtree(params["release_dir"], ignore_errors=True)
+    live = bool(params["state_file"]) and os.path.exists(params["state_file"])
+    app_root = os.path.dirname(os.path.dirname(params["release_dir"].rstrip("/")))
+    first_run = "packages, firewall, nginx, certificate, the user %s, %s and %s" % (
+        params["user"], app_root, os.path.dirname(params["env_dest"] or params["env_file"]))
+    return rb.config_refusal(params["release"], discarded, live, result.get("msg", ""), result.get("findings", []),
+                             params["config_hints"], params["config_hint_skip"], params["config_https"],
+                             params["config_https_setting"], first_run)
+
+
+def config(module: AnsibleModule) -> dict[str, t.Any]:
+    """The configuration check alone, with the environment of O(env_file) (a rollback's: the slots' file)."""
+    params = module.params
+    for name in ("release", "env_file", "user", "group", "config_app"):
+        if not params[name]:
+            module.fail_json(msg="state=config needs %s" % name)
+    try:
+        result = _step(module, config_check)
+        del result["duration"]  # main's
+        return result
+    except _StepFailed as stopped:
+        module.fail_json(**dict(stopped.result, msg=_refused(module, stopped.result)))
+
+
+def gate(module: AnsibleModule) -> dict[str, t.Any]:
+    """The steps between the venv's build and the slots (:func:`rb.gate_steps`) in one call: a failure records the
+    release's ``.failed`` report (finish, hooks) or discards a release built by this run (the configuration check),
+    and the transient environment file never outlives the call."""
+    params = module.params
+    for name in ("release", "env_file", "env_content", "env_dest", "user", "group", "app_name"):
+        if params[name] is None or params[name] == "":
+            module.fail_json(msg="state=gate needs %s" % name)
+    fail = module.fail_json
+    steps = rb.gate_steps(params["build"], params["prepare"], module.check_mode, params["config_check"])
+    done: dict[str, dict[str, t.Any]] = {}
+    current = ""
+    try:
+        for current in steps:
+            if current == "static":
+                params["static_folder"] = (done.get("config", {}).get("facts") or {}).get("static_folder") or ""
+                params["config_checked"] = params["config_check"]
+            step = {"finish": finish, "stage_env": stage_env, "config": config_check, "static": static,
+                    "hooks": hooks, "env": env}[current]
+            done[current] = _step(module, step)
+    except _StepFailed as stopped:
+        result = dict(stopped.result, gate_failed=current)
+        if current in GATE_FAILED_IN:
+            failure = dict(stopped.result, failed=True)
+            result["report"], result["msg"] = _record_failure(module, GATE_FAILED_IN[current], failure)
+            result["changed"] = not module.check_mode
+        elif current == "config":
+            result["msg"] = _refused(module, stopped.result)
+        fail(**result)
+    finally:
+        # Moved into place by the env step, else removed here: a refused release leaves no secret in /run.
+        if os.path.lexists(params["env_file"]):
+            os.unlink(params["env_file"])
+    config = done.get("config", {})
+    return dict(
+        changed=any(result.get("changed") for result in done.values()),
+        steps=steps,
+        finish=done.get("finish", {}),
+        config=dict(config, facts=config.get("facts", {})) if config else {},
+        link=done.get("static", {}).get("link"),
+        hooks=done.get("hooks", {}).get("hooks", []),
+        would=done.get("hooks", {}).get("would", {}),
+        env_dest=params["env_dest"],
+        env_changed=bool(done["env"].get("changed")),
+        msg="; ".join("%s: %s" % (name, result.get("msg", "ok")) for name, result in done.items()),
+    )
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", required=True,
-                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed"]),
+                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate", "config"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -770,11 +1073,27 @@ def main() -> t.NoReturn:
             user=dict(type="str"),
             group=dict(type="str"),
             app_name=dict(type="str"),
+            build=dict(type="bool", default=False),
+            prepare=dict(type="bool", default=False),
+            state_file=dict(type="path"),
+            config_check=dict(type="bool", default=False),
+            config_app=dict(type="str"),
+            config_https=dict(type="bool", default=True),
+            config_https_setting=dict(type="str", default="auto"),
+            config_behind_proxy=dict(type="bool", default=True),
+            config_server_name=dict(type="str", default=""),
+            config_body_limit=dict(type="int"),
+            config_skip_rules=dict(type="list", elements="str", default=[]),
+            config_fail_on=dict(type="str", default="error", choices=["error", "warning"]),
+            config_hints=dict(type="dict", default={}),
+            config_hint_skip=dict(type="str", default=""),
         ),
+        required_if=[("state", "gate", ("release", "env_file", "env_dest", "user", "group", "app_name")),
+                     ("config_check", True, ("config_app",))],
         supports_check_mode=True,
     )
     step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
-            "stage_env": stage_env, "env": env, "failed": failed}[
+            "stage_env": stage_env, "env": env, "failed": failed, "gate": gate, "config": config}[
         module.params["state"]]
     started = time.monotonic()
     result = step(module)

@@ -72,3 +72,14 @@ def test_check_mode_transfers_and_unpacks_nothing(run, source, tmp_path):
     proc, out = run({"state": "unpack", "release_dir": release, "src": str(source)}, check_mode=True)
     assert out["changed"] and "would be unpacked" in out["msg"]
     assert os.listdir(release) == []
+
+
+def test_a_built_release_is_neither_packed_nor_transferred_again(run, tmp_path):
+    release = _release(tmp_path)
+    (tmp_path / "releases" / "r1" / ".flaskops-built").write_text("{}")
+    # The source does not exist: a transfer would fail; the host says the release is built, so none is tried.
+    proc, out = run({"state": "unpack", "release_dir": release, "src": "/no/such/app", "source_type": "archive"})
+    assert proc.returncode == 0 and not out.get("failed"), proc.stdout + proc.stderr
+    assert out["build"] is False and out["prepare"] is True and out["changed"] is False
+    assert out["msg"] == "release %s is built already" % release
+    assert os.listdir(release) == [".flaskops-built"]

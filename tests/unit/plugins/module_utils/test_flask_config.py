@@ -238,3 +238,27 @@ def test_parse_probe_output() -> None:
     assert rules.parse_probe_output("no report", marker) is None
     assert rules.parse_probe_output("@@m@@not json", marker) is None
     assert rules.parse_probe_output("@@m@@[1]", marker) is None
+
+
+def test_probe_facts_reads_the_report_or_names_why_there_is_none() -> None:
+    from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import probe_facts
+    marker = "@@m@@"
+    assert probe_facts(marker + '{"ok": true, "facts": {"debug": true}}\n', "", 0, "py", marker) == {"debug": True}
+    assert probe_facts(marker + '{"ok": false, "error": "boom"}', "", 1, "py", marker) == {"app_import_error": "boom"}
+    assert probe_facts("", "Traceback\nRuntimeError: no db\n\n", 1, "py", marker) == {
+        "app_import_error": "RuntimeError: no db"}
+    assert probe_facts("", "", 7, "py", marker) == {"app_import_error": "py exited with code 7 and no report"}
+
+
+def test_check_report_refuses_at_or_above_fail_on() -> None:
+    from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import check_report
+    facts = {"debug": True, "secret_key_set": True, "secret_key_length": 64, "secret_key_entropy": 4.0,
+             "proxy_fix": True}
+    options = {"app": "a:app", "https": False, "behind_proxy": False, "server_name": None, "proxy_body_limit": None}
+    report, refusal = check_report(facts, options, ["debug-enabled"], [], "error")
+    assert not report["valid"] and report["error_count"] == 1 and report["facts"]["debug"] is True
+    assert refusal is not None and refusal.startswith("1 finding at or above error: debug-enabled (error)")
+    report, refusal = check_report(facts, options, ["debug-enabled"], ["debug-enabled"], "error")
+    assert report["valid"] and refusal is None and report["findings"] == []
+    report, refusal = check_report({"app_import_error": "x"}, options, None, [], "error")
+    assert report["facts"] == {} and report["proxy_fix"] is None and "app-import" in refusal

@@ -163,3 +163,49 @@ def test_build_failure_of_a_single_result_without_a_command():
     assert report["errors"] == [{"msg": "no wheel"}]
     assert message.splitlines()[1] == "-> no wheel"
     assert rb.build_failure("r3", "x", {})[0]["errors"] == []
+
+
+# --- gate ------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("build, prepare, check_mode, config_check, steps", [
+    (True, True, False, True, ["finish", "stage_env", "config", "static", "hooks", "env"]),
+    (False, False, False, True, ["stage_env", "config", "static", "env"]),
+    (False, True, False, False, ["stage_env", "static", "hooks", "env"]),
+    # Check mode cannot check or link a release it would build (no code, no venv); its hooks report what would run.
+    (True, True, True, True, ["finish", "stage_env", "hooks", "env"]),
+    (False, False, True, True, ["stage_env", "config", "static", "env"]),
+])
+def test_gate_steps(build, prepare, check_mode, config_check, steps):
+    assert rb.gate_steps(build, prepare, check_mode, config_check) == steps
+
+
+def test_as_user_argv_drops_to_the_user_and_group():
+    assert rb.as_user_argv("hello", "www", ["python", "-c", "x"]) == [
+        "setpriv", "--reuid=hello", "--regid=www", "--init-groups", "--", "python", "-c", "x"]
+
+
+def _refusal(**extra):
+    args = dict(release="r1", discarded=False, live=True, check_msg="1 finding at or above error: debug-enabled",
+                findings=[{"id": "debug-enabled", "remediation": "Turn DEBUG off."},
+                          {"id": "csrf-missing", "remediation": "Add CSRF."}],
+                hints={"debug-enabled": "Remove FLASK_DEBUG from app_env."}, hint_skip="Or skip the rule.",
+                https=True, https_setting="auto", first_run="packages, the user hello")
+    args.update(extra)
+    return rb.config_refusal(**args)
+
+
+def test_config_refusal_names_the_release_the_findings_and_that_the_live_release_keeps_serving():
+    message = _refusal()
+    assert message.startswith("Release r1 was not activated: refused by the Flask configuration check. ")
+    assert "the live release keeps serving." in message and "on a first run" not in message
+    assert "1 finding at or above error: debug-enabled" in message
+    assert "-- debug-enabled: Fix: Turn DEBUG off. Remove FLASK_DEBUG from app_env." in message
+    assert "-- csrf-missing: Fix: Add CSRF. Or skip the rule." in message
+    assert message.endswith("-- HTTPS rules applied (app_config_check_https: auto).")
+
+
+def test_config_refusal_of_a_first_release_says_it_was_discarded_and_nothing_is_live():
+    message = _refusal(discarded=True, live=False, https=False, https_setting="false")
+    assert "refused by the Flask configuration check and discarded." in message
+    assert "no release is live on this host." in message and "; on a first run: packages, the user hello)" in message
+    assert "HTTPS rules not applied (app_config_check_https: false)" in message

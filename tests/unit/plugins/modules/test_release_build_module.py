@@ -353,3 +353,199 @@ def test_failed_writes_the_report_0600_and_stops_with_the_message(tmp_path, rele
     os.unlink(report)
     assert run_module_failing(release_build.main, args, check_mode=True)["changed"] is False
     assert not os.path.exists(report)
+
+
+# --- gate: finish, the environment, the config check, the static link, the hooks and the env file in one call -----
+
+GATE_APP = '''
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+app = Flask(__name__, static_folder="assets")
+app.config.update(SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=1024, PREFERRED_URL_SCHEME="https")
+app.config.from_prefixed_env("FLASK")
+app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+'''
+GATE_SECRET = "6f1d8c3b9a2e4f7d0c5b8a1e3f6d9c2b7a4e0f3d6c9b2a5e8f1d4c7b0a3e6f9d"
+GATE_ENV = 'FLASK_SECRET_KEY="%s"\nFLASK_SESSION_COOKIE_SECURE=true\nGREETING=hello\n' % GATE_SECRET
+HOOKS_TASK = release_build.GATE_FAILED_IN["hooks"]
+
+
+def _gate(tmp_path, release, built=True, **extra):
+    """A release with its code and a stand-in venv (this interpreter, which has Flask); the live env file holds OLD."""
+    pytest.importorskip("flask")
+    import grp
+    import pwd
+    _venv(release)
+    with open(os.path.join(release, "wsgi.py"), "w", encoding="utf-8") as handle:
+        handle.write(GATE_APP)
+    os.makedirs(os.path.join(release, "assets"))
+    if built:
+        open(os.path.join(release, ".flaskops-built"), "w").close()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/env").write_text("OLD=1\n")
+    args = {"state": "gate", "release_dir": release, "release": "r1", "build": not built, "prepare": True,
+            "app_name": "hello", "user": pwd.getpwuid(os.getuid()).pw_name, "group": grp.getgrgid(os.getgid()).gr_name,
+            "env_file": str(tmp_path / "gate.env"), "env_content": GATE_ENV, "env_dest": str(tmp_path / "etc/env"),
+            "init_dir": str(tmp_path / "shared/.flaskops"), "pre_activate_hooks": ["echo $GREETING > hook.out"],
+            "state_file": str(tmp_path / "etc/state.json"), "config_check": True, "config_app": "wsgi:app",
+            "config_https": True, "config_hints": {"debug-enabled": "Remove FLASK_DEBUG from app_env."},
+            "config_hint_skip": "Or skip the rule with app_config_check_skip_rules."}
+    args.update(extra)
+    return args
+
+
+def _left_in(tmp_path):
+    return sorted(name for name in os.listdir(tmp_path) if "gate.env" in name or "flaskops-tmp" in name)
+
+
+def test_gate_runs_every_step_in_one_call_and_moves_the_environment_into_place(
+        tmp_path, release, plain_hooks, monkeypatch):
+    argvs = []
+
+    def spy(user, group, argv):
+        argvs.append((user, group))
+        return rb_as_user_argv(user, group, argv)
+    rb_as_user_argv = release_build.rb.as_user_argv
+    monkeypatch.setattr(release_build.rb, "as_user_argv", spy)
+    args = _gate(tmp_path, release, built=False, server="")
+    result = run_module(release_build.main, args)
+    assert result["steps"] == ["finish", "stage_env", "config", "static", "hooks", "env"] and result["changed"]
+    # The check ran as the app user, with the file's environment, and passed: no finding refuses the release.
+    assert argvs == [(args["user"], args["group"])]
+    assert result["config"]["valid"] and result["config"]["facts"]["secret_key_length"] == 64
+    assert result["finish"]["duration"] >= 0 and result["config"]["duration"] >= 0
+    assert os.path.exists(os.path.join(release, ".flaskops-built"))
+    assert os.readlink(os.path.join(release, ".flaskops-static")) == "assets" and result["link"] == "assets"
+    assert open(os.path.join(release, "hook.out")).read() == "hello\n"
+    assert json.load(open(os.path.join(release, ".flaskops-release")))["id"] == "r1"
+    assert (tmp_path / "etc/env").read_text() == GATE_ENV and result["env_changed"] is True
+    assert oct(os.stat(tmp_path / "etc/env").st_mode & 0o7777) == "0o640"
+    assert _left_in(tmp_path) == [] and GATE_SECRET not in json.dumps(result)
+    # Again with the release complete: nothing to finish or run, the environment unchanged.
+    again = run_module(release_build.main, dict(args, build=False, prepare=False))
+    assert again["steps"] == ["stage_env", "config", "static", "env"] and again["changed"] is False
+    assert again["env_changed"] is False and again["hooks"] == []
+
+
+def test_gate_refusing_the_configuration_discards_a_release_it_built_and_leaves_the_host_as_it_was(
+        tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, built=False, server="", env_content=GATE_ENV + "FLASK_DEBUG=true\n")
+    (tmp_path / "etc/state.json").write_text("{}")
+    result = run_module_failing(release_build.main, args)
+    assert result["gate_failed"] == "config" and [f["id"] for f in result["findings"]] == ["debug-enabled"]
+    message = result["msg"]
+    assert "Release r1 was not activated: refused by the Flask configuration check and discarded." in message
+    assert "the live release keeps serving." in message and "debug-enabled" in message
+    assert "Remove FLASK_DEBUG from app_env." in message and "HTTPS rules applied" in message
+    assert not os.path.exists(release) and not os.path.exists(release + ".failed")
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
+    assert GATE_SECRET not in json.dumps(result)
+
+
+def test_gate_refusing_a_release_built_before_keeps_it(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, prepare=False, config_fail_on="warning", env_content="GREETING=hello\n")
+    result = run_module_failing(release_build.main, args)
+    assert "refused by the Flask configuration check." in result["msg"] and "secret-key-missing" in result["msg"]
+    assert "no release is live on this host." in result["msg"] and "on a first run" in result["msg"]
+    assert os.path.isdir(release) and not os.path.exists(release + ".failed") and _left_in(tmp_path) == []
+
+
+def test_gate_records_a_failed_hook_and_removes_the_transient_file(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, pre_activate_hooks=["echo migration failed >&2; exit 3"])
+    result = run_module_failing(release_build.main, args)
+    assert result["gate_failed"] == "hooks" and result["report"] == release + ".failed"
+    assert result["msg"].startswith("Release r1 failed in '%s' and was not activated" % HOOKS_TASK)
+    assert "migration failed" in result["msg"] and "the live release keeps serving" in result["msg"]
+    with open(release + ".failed", encoding="utf-8") as handle:
+        assert json.load(handle)["failed_in"] == HOOKS_TASK
+    assert oct(os.stat(release + ".failed").st_mode & 0o7777) == "0o600"
+    assert not os.path.exists(os.path.join(release, ".flaskops-release"))
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
+
+
+def test_gate_records_a_failed_finish_before_writing_any_environment(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, built=False, server="pytest", server_min_version="999.0")
+    result = run_module_failing(release_build.main, args)
+    assert result["gate_failed"] == "finish" and "installs pytest" in result["msg"]
+    assert json.load(open(release + ".failed"))["failed_in"] == release_build.GATE_FAILED_IN["finish"]
+    assert not os.path.exists(os.path.join(release, ".flaskops-built"))
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
+
+
+def test_gate_in_check_mode_checks_and_reports_and_changes_nothing(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, env_content=GATE_ENV + "NEW=1\n")
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["steps"] == ["stage_env", "config", "static", "hooks", "env"]
+    assert result["changed"] and result["env_changed"] and result["config"]["valid"]
+    assert result["would"]["pre_activate"] == ["echo $GREETING > hook.out"]
+    assert not os.path.exists(os.path.join(release, "hook.out"))
+    assert not os.path.lexists(os.path.join(release, ".flaskops-static"))
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
+    refused = run_module_failing(release_build.main, dict(args, env_content=GATE_ENV + "FLASK_DEBUG=1\n"),
+                                 check_mode=True)
+    assert refused["gate_failed"] == "config" and os.path.isdir(release) and _left_in(tmp_path) == []
+
+
+def test_gate_in_check_mode_for_a_release_it_would_build_skips_the_check(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, built=False, server="gunicorn")
+    result = run_module(release_build.main, args, check_mode=True)
+    assert result["steps"] == ["finish", "stage_env", "hooks", "env"] and result["config"] == {}
+    assert not os.path.exists(os.path.join(release, ".flaskops-built")) and _left_in(tmp_path) == []
+
+
+@pytest.mark.skipif(os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_the_check_command_runs_without_root_rights():
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    import grp
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    out = subprocess.run(release_build.rb.as_user_argv("nobody", group, ["id", "-u"]), check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == str(nobody.pw_uid)
+
+
+def test_unpack_decides_itself_and_leaves_a_built_release_as_it_is(tmp_path, release):
+    archive = str(tmp_path / "app.tar.gz")
+    with tarfile.open(archive, "w:gz") as handle:
+        handle.add(__file__, arcname="wsgi.py")
+    os.makedirs(os.path.join(release, ".venv"))  # left by an interrupted build: removed, then unpacked into
+    first = run_module(release_build.main, {"state": "unpack", "release_dir": release, "src": archive,
+                                            "source_type": "archive"})
+    assert first["build"] and first["prepare"] and first["removed"] and first["files"] == 1
+    assert sorted(os.listdir(release)) == ["wsgi.py"]
+    open(os.path.join(release, ".flaskops-built"), "w").close()
+    again = run_module(release_build.main, {"state": "unpack", "release_dir": release, "src": "/gone",
+                                            "source_type": "archive"})
+    assert not again["build"] and again["prepare"] and not again["changed"] and "built already" in again["msg"]
+
+
+def test_config_alone_checks_a_release_with_the_slots_environment_file_and_refuses_without_discarding(
+        tmp_path, release):
+    args = _gate(tmp_path, release)
+    (tmp_path / "etc/env").write_text(GATE_ENV)
+    check = {key: args[key] for key in ("release_dir", "release", "user", "group", "state_file", "config_check",
+                                        "config_app", "config_https", "config_hints", "config_hint_skip")}
+    check.update(state="config", env_file=str(tmp_path / "etc/env"))
+    result = run_module(release_build.main, check)
+    assert result["valid"] and result["facts"]["secret_key_length"] == 64 and result["duration"] >= 0
+    assert GATE_SECRET not in json.dumps(result)
+    (tmp_path / "etc/env").write_text(GATE_ENV + "FLASK_DEBUG=true\n")
+    (tmp_path / "etc/state.json").write_text("{}")
+    refused = run_module_failing(release_build.main, check, check_mode=True)
+    assert "Release r1 was not activated: refused by the Flask configuration check." in refused["msg"]
+    assert "the live release keeps serving." in refused["msg"] and "Remove FLASK_DEBUG" in refused["msg"]
+    assert os.path.isdir(release) and (tmp_path / "etc/env").exists() and GATE_SECRET not in json.dumps(refused)
+    missing = run_module_failing(release_build.main, dict(check, env_file=str(tmp_path / "nope")))
+    assert "cannot be read" in missing["msg"]
+
+
+def test_gate_refuses_an_unknown_rule_to_skip(tmp_path, release, plain_hooks):
+    result = run_module_failing(release_build.main, _gate(tmp_path, release, config_skip_rules=["no-such-rule"]))
+    assert result["gate_failed"] == "config" and "unknown rules: no-such-rule" in result["msg"]
+    assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
