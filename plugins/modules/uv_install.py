@@ -27,7 +27,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the module reads the installed version and returns RV(changed) and the RV(commands) a real run
+      - In check mode the module reads the installed version and returns C(changed) and the RV(commands) a real run
         would run, without running them.
   diff_mode:
     support: none
