@@ -179,9 +179,9 @@ class ActionModule(ActionBase):
             if not queries:
                 result.update(changed=False, stale=False, reasons=[], roles=[])
                 return result
-            result.update(self._execute_module(module_name="flaskops.deploy.role_state",
-                                               module_args=dict(state="query", queries=queries, path=args.get("path")
-                                                                or STATE_DIR), task_vars=task_vars))
+            module_args = dict(state="query", queries=queries, path=args.get("path") or STATE_DIR)
+            result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=module_args,
+                                               task_vars=task_vars))
             return result
         if state != "commit":
             args = self._wanted(args, task_vars)
