@@ -281,9 +281,33 @@ def config_refusal(release: str, discarded: bool, live: bool, check_msg: str,
             "" if live or not first_run else "; on a first run: " + first_run),
         check_msg,
     ]
-    for finding in findings:
-        hint = hints.get(str(finding.get("id")), hint_skip)
-        parts.append("-- %s: Fix: %s %s" % (finding.get("id"), finding.get("remediation", ""), hint))
+    return " ".join(part for part in parts + finding_fixes(findings, hints, hint_skip, https, https_setting) if part)
+
+
+def finding_fixes(findings: t.Sequence[t.Mapping[str, t.Any]], hints: t.Mapping[str, str], hint_skip: str,
+                  https: bool, https_setting: str) -> list[str]:
+    """The end of a refusal's message: a fix for each finding (its ``hints`` entry, else ``hint_skip``) and whether
+    the HTTPS rules applied."""
+    parts = ["-- %s: Fix: %s %s" % (finding.get("id"), finding.get("remediation", ""),
+                                    hints.get(str(finding.get("id")), hint_skip))
+             for finding in findings]
     parts.append("-- HTTPS rules %s (app_config_check_https: %s)." % ("applied" if https else "not applied",
                                                                       https_setting))
-    return " ".join(part for part in parts if part)
+    return parts
+
+
+def live_refusal(app_name: str, release: str, check_msg: str, findings: t.Sequence[t.Mapping[str, t.Any]],
+                 hints: t.Mapping[str, str], hint_skip: str, https: bool, https_setting: str) -> str:
+    """The message of a live release whose Flask configuration the check refuses (the checks of validate.yml):
+    nothing was changed, the check's message and a fix for each finding."""
+    parts = ["The live release %s of %s is refused by the Flask configuration check (nothing was changed)." % (
+        release, app_name), check_msg]
+    return " ".join(part for part in parts + finding_fixes(findings, hints, hint_skip, https, https_setting) if part)
+
+
+def finding_lines(findings: t.Sequence[t.Mapping[str, t.Any]], hints: t.Mapping[str, str], hint_skip: str) -> list[str]:
+    """The findings of a passing configuration check (warnings), one line each: the rule id, the severity, the
+    message, the fix and what to change in the inventory (its ``hints`` entry, else ``hint_skip``)."""
+    return ["%s (%s): %s Fix: %s %s" % (finding.get("id"), finding.get("severity"), finding.get("message", ""),
+                                        finding.get("remediation", ""), hints.get(str(finding.get("id")), hint_skip))
+            for finding in findings]

@@ -209,3 +209,24 @@ def test_config_refusal_of_a_first_release_says_it_was_discarded_and_nothing_is_
     assert "refused by the Flask configuration check and discarded." in message
     assert "no release is live on this host." in message and "; on a first run: packages, the user hello)" in message
     assert "HTTPS rules not applied (app_config_check_https: false)" in message
+
+
+def test_live_refusal_says_nothing_changed_and_names_each_fix():
+    message = rb.live_refusal("hello", "r1", "1 finding at or above error: debug-enabled",
+                              [{"id": "debug-enabled", "remediation": "Turn DEBUG off."}],
+                              {"debug-enabled": "Remove FLASK_DEBUG from app_env."}, "Or skip the rule.", False, "auto")
+    assert message.startswith("The live release r1 of hello is refused by the Flask configuration check")
+    assert "not activated" not in message and "1 finding at or above error: debug-enabled" in message
+    assert "-- debug-enabled: Fix: Turn DEBUG off. Remove FLASK_DEBUG from app_env." in message
+    assert message.endswith("-- HTTPS rules not applied (app_config_check_https: auto).")
+
+
+def test_finding_lines_give_one_line_per_finding_with_its_hint():
+    findings = [{"id": "proxy-fix-missing", "severity": "warning", "message": "No ProxyFix.", "remediation": "Wrap it."},
+                {"id": "csrf-missing", "severity": "warning", "message": "No CSRF.", "remediation": "Add CSRF."}]
+    assert rb.finding_lines(findings, {"proxy-fix-missing": "Or set app_config_check_behind_proxy: false."},
+                            "Or skip the rule.") == [
+        "proxy-fix-missing (warning): No ProxyFix. Fix: Wrap it. Or set app_config_check_behind_proxy: false.",
+        "csrf-missing (warning): No CSRF. Fix: Add CSRF. Or skip the rule.",
+    ]
+    assert rb.finding_lines([], {}, "") == []
