@@ -52,6 +52,12 @@ description:
     configuration discards a release this run built. The transient O(env_file) is removed whatever happens."
   - "O(state=config) runs the configuration check of O(state=gate) alone, with the environment file O(env_file) (read,
     never returned), and fails with the same message when it refuses the release (a rollback's check)."
+  - "O(state=live) checks the live release: O(release_dir) is the C(current) link of the application. It fails, naming
+    O(app_name) and the link, when no release is live there (no link, or no venv in the release it points to); with
+    O(config_check), it runs the configuration check of O(state=config) on that release and fails, without changing
+    anything, when the check refuses it (the read-only checks of C(validate.yml))."
+  - "O(state=gate), O(state=config) and O(state=live) return the findings of a passing configuration check (warnings
+    below O(config.fail_on)) one line each in RV(finding_lines), for the role to print."
   - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
     (C(.git), C(.venv), C(.env), ...).
 author:
@@ -82,7 +88,7 @@ options:
       - The step to run.
     type: str
     required: true
-    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed, gate, config]
+    choices: [prepare, unpack, finish, static, hooks, stage_env, env, failed, gate, config, live]
   release_dir:
     description:
       - The release directory, C(<app_root>/releases/<release id>).
@@ -213,7 +219,7 @@ options:
       - With O(state=hooks), the environment file the hooks run with (read by systemd, never by this module).
       - With O(state=env), the transient environment file to put in place as O(env_dest) and remove. Its content is
         compared, never returned.
-      - With O(state=config), the environment file the configuration check reads (the slots').
+      - With O(state=config) and O(state=live), the environment file the configuration check reads (the slots').
     type: path
   failed_in:
     description:
@@ -245,6 +251,7 @@ options:
   app_name:
     description:
       - With O(state=hooks), the application's name, in the description of the hooks' transient units.
+      - With O(state=live), the application's name, in the messages.
     type: str
   build:
     description:
@@ -264,60 +271,70 @@ options:
     type: path
   config_check:
     description:
-      - With O(state=gate), whether to check the release's Flask configuration (C(app_config_check)).
+      - With O(state=gate) and O(state=live), whether to check the release's Flask configuration
+        (C(app_config_check)).
     type: bool
     default: false
-  config_app:
+  config:
     description:
-      - The import string of the application to check (the C(app) option of M(flaskops.deploy.flask_config_validate)).
-    type: str
-  config_https:
-    description:
-      - Whether the HTTPS rules apply (the site is served over HTTPS).
-    type: bool
-    default: true
-  config_https_setting:
-    description:
-      - The C(app_config_check_https) setting O(config_https) was resolved from, named in the refusal's message.
-    type: str
-    default: auto
-  config_behind_proxy:
-    description:
-      - Whether a proxy is in front of the application (the ProxyFix rule).
-    type: bool
-    default: true
-  config_server_name:
-    description:
-      - The host name the application is served as; empty skips the rule.
-    type: str
-    default: ""
-  config_body_limit:
-    description:
-      - The proxy's request body limit in bytes.
-    type: int
-  config_skip_rules:
-    description:
-      - Rules of the configuration check not to run (the rule ids of M(flaskops.deploy.flask_config_validate); an
-        unknown one fails the check).
-    type: list
-    elements: str
-    default: []
-  config_fail_on:
-    description:
-      - The lowest severity of a finding that refuses the release.
-    type: str
-    choices: [error, warning]
-    default: error
-  config_hints:
-    description:
-      - What to change in the inventory for each rule, by rule id, added to the refusal's message.
+      - The settings of the Flask configuration check (O(state=gate) with O(config_check), O(state=config) and
+        O(state=live)), built once by the C(flaskops.deploy.app) role from its C(app_config_check_*) variables.
     type: dict
     default: {}
-  config_hint_skip:
-    description:
-      - The hint of a rule that has none in O(config_hints).
-    type: str
-    default: ""
+    suboptions:
+      app:
+        description:
+          - The import string of the application to check (the C(app) option of
+            M(flaskops.deploy.flask_config_validate)). Required when the check runs.
+        type: str
+      https:
+        description:
+          - Whether the HTTPS rules apply (the site is served over HTTPS).
+        type: bool
+        default: true
+      https_setting:
+        description:
+          - The C(app_config_check_https) setting O(config.https) was resolved from, named in the refusal's message.
+        type: str
+        default: auto
+      behind_proxy:
+        description:
+          - Whether a proxy is in front of the application (the ProxyFix rule).
+        type: bool
+        default: true
+      server_name:
+        description:
+          - The host name the application is served as; empty skips the rule.
+        type: str
+        default: ""
+      body_limit:
+        description:
+          - The proxy's request body limit in bytes.
+        type: int
+      skip_rules:
+        description:
+          - Rules of the configuration check not to run (the rule ids of M(flaskops.deploy.flask_config_validate);
+            an unknown one fails the check).
+        type: list
+        elements: str
+        default: []
+      fail_on:
+        description:
+          - The lowest severity of a finding that refuses the release.
+        type: str
+        choices: [error, warning]
+        default: error
+      hints:
+        description:
+          - What to change in the inventory for each rule, by rule id, added to the refusal's message and to
+            RV(finding_lines).
+        type: dict
+        default: {}
+      hint_skip:
+        description:
+          - The hint of a rule that has none in O(config.hints).
+        type: str
+        default: ""
 notes:
   - The release's code is owned by root; its venv is built in between O(state=unpack) and O(state=finish) by the
     C(flaskops.deploy.python_venv) role.
@@ -379,6 +396,28 @@ EXAMPLES = r"""
         creates: instance/hello.sqlite
     pre_activate_hooks:
       - flask --app hello_app db upgrade
+
+- name: Check the live release's Flask configuration as the app user (fails when no release is live)
+  flaskops.deploy.release_build:
+    state: live
+    release_dir: /srv/hello/current
+    app_name: hello
+    user: hello
+    group: hello
+    env_file: /etc/hello/env
+    config_check: true
+    config:
+      app: hello_app:app
+      https: true
+      body_limit: 10485760
+      hints:
+        debug-enabled: Remove FLASK_DEBUG from app_env.
+  register: hello_live
+
+- name: Show the warnings of the passing config check
+  ansible.builtin.debug:
+    msg: "{{ hello_live.finding_lines }}"
+  when: hello_live.finding_lines | length > 0
 """
 
 RETURN = r"""
@@ -468,10 +507,24 @@ gate_failed:
   type: str
   sample: config
 findings:
-  description: With O(state=config), the findings of the check; with O(state=gate), those of a refused configuration.
-  returned: state=config, or state=gate when the configuration is refused
+  description: With O(state=config) or O(state=live), the findings of the check; with O(state=gate), those of a
+    refused configuration.
+  returned: state=config, state=live when the check ran, or state=gate when the configuration is refused
   type: list
   elements: dict
+finding_lines:
+  description: With O(state=gate), O(state=config) or O(state=live), the findings of a passing configuration check,
+    one line each - the rule id, the severity, the message, the fix and the hint of O(config.hints) (else
+    O(config.hint_skip)). Empty when the check did not run or found nothing.
+  returned: state=gate, state=config or state=live, success
+  type: list
+  elements: str
+  sample: ["proxy-fix-missing (warning): ... Fix: Wrap the app in ProxyFix. Or set app_config_check_behind_proxy: false."]
+release:
+  description: With O(state=live), the id of the live release (the name of the directory the link points to).
+  returned: state=live, success
+  type: str
+  sample: abc123
 cmd:
   description: The command that failed.
   returned: failure
@@ -913,9 +966,10 @@ def config_check(module: AnsibleModule) -> dict[str, t.Any]:
     """The Flask configuration check of the release (the rules of flaskops.deploy.flask_config_validate), run as
     the app user with the environment of the transient file."""
     params = module.params
-    unknown = sorted(set(params["config_skip_rules"]) - set(RULE_IDS))
+    settings = params["config"]
+    unknown = sorted(set(settings["skip_rules"]) - set(RULE_IDS))
     if unknown:
-        module.fail_json(msg="config_skip_rules names unknown rules: %s" % ", ".join(unknown))
+        module.fail_json(msg="config.skip_rules names unknown rules: %s" % ", ".join(unknown))
     try:
         if params["env_content"] is not None:
             text = params["env_content"]
@@ -938,14 +992,14 @@ def config_check(module: AnsibleModule) -> dict[str, t.Any]:
         probe = inspect.getsource(_flask_facts)
     except (OSError, TypeError) as error:
         module.fail_json(msg="cannot read the source of the configuration probe: %s" % error)
-    argv = rb.as_user_argv(params["user"], params["group"], [python, "-c", probe, params["config_app"]])
+    argv = rb.as_user_argv(params["user"], params["group"], [python, "-c", probe, settings["app"]])
     rc, out, err = module.run_command(
         argv, cwd=params["release_dir"], check_rc=False, expand_user_and_vars=False,
         environ_update=dict({"HOME": home, "USER": params["user"], "LOGNAME": params["user"]}, **env))
     facts = probe_facts(out, err, rc, python, _flask_facts.PROBE_MARKER)
-    options = dict(app=params["config_app"], https=params["config_https"], behind_proxy=params["config_behind_proxy"],
-                   server_name=params["config_server_name"] or None, proxy_body_limit=params["config_body_limit"])
-    report, refusal = check_report(facts, options, None, params["config_skip_rules"], params["config_fail_on"])
+    options = dict(app=settings["app"], https=settings["https"], behind_proxy=settings["behind_proxy"],
+                   server_name=settings["server_name"] or None, proxy_body_limit=settings["body_limit"])
+    report, refusal = check_report(facts, options, None, settings["skip_rules"], settings["fail_on"])
     if refusal:
         raise _StepFailed(dict(report, msg=refusal))
     return dict(report, changed=False)
@@ -968,23 +1022,56 @@ def _refused(module: AnsibleModule, result: dict[str, t.Any]) -> str:
     app_root = os.path.dirname(os.path.dirname(params["release_dir"].rstrip("/")))
     first_run = "packages, firewall, nginx, certificate, the user %s, %s and %s" % (
         params["user"], app_root, os.path.dirname(params["env_dest"] or params["env_file"]))
+    settings = params["config"]
     return rb.config_refusal(params["release"], discarded, live, result.get("msg", ""), result.get("findings", []),
-                             params["config_hints"], params["config_hint_skip"], params["config_https"],
-                             params["config_https_setting"], first_run)
+                             settings["hints"], settings["hint_skip"], settings["https"], settings["https_setting"],
+                             first_run)
+
+
+def _finding_lines(module: AnsibleModule, result: dict[str, t.Any]) -> list[str]:
+    settings = module.params["config"]
+    return rb.finding_lines(result.get("findings") or [], settings["hints"], settings["hint_skip"])
 
 
 def config(module: AnsibleModule) -> dict[str, t.Any]:
     """The configuration check alone, with the environment of O(env_file) (a rollback's: the slots' file)."""
     params = module.params
-    for name in ("release", "env_file", "user", "group", "config_app"):
+    for name in ("release", "env_file", "user", "group"):
         if not params[name]:
             module.fail_json(msg="state=config needs %s" % name)
     try:
         result = _step(module, config_check)
         del result["duration"]  # main's
-        return result
+        return dict(result, finding_lines=_finding_lines(module, result))
     except _StepFailed as stopped:
         module.fail_json(**dict(stopped.result, msg=_refused(module, stopped.result)))
+
+
+def live(module: AnsibleModule) -> dict[str, t.Any]:
+    """The live release (the ``current`` link of O(release_dir)): fail when there is none, else its configuration
+    check (O(config_check)) with the slots' environment file; nothing is changed."""
+    params = module.params
+    link = params["release_dir"].rstrip("/")
+    for name in ("app_name", "user", "group", "env_file"):
+        if not params[name]:
+            module.fail_json(msg="state=live needs %s" % name)
+    target = os.path.realpath(link)
+    if not os.path.exists(os.path.join(target, ".venv", "bin", "python")):
+        module.fail_json(msg="%s has no live release on this host (%s): run site.yml or deploy.yml first"
+                         % (params["app_name"], link))
+    release = os.path.basename(target)
+    if not params["config_check"]:
+        return dict(changed=False, release=release, finding_lines=[], msg="release %s is live" % release)
+    params["release_dir"] = target
+    try:
+        result = _step(module, config_check)
+    except _StepFailed as stopped:
+        settings = params["config"]
+        module.fail_json(**dict(stopped.result, release=release, msg=rb.live_refusal(
+            params["app_name"], release, stopped.result.get("msg", ""), stopped.result.get("findings", []),
+            settings["hints"], settings["hint_skip"], settings["https"], settings["https_setting"])))
+    del result["duration"]  # main's
+    return dict(result, release=release, finding_lines=_finding_lines(module, result))
 
 
 def gate(module: AnsibleModule) -> dict[str, t.Any]:
@@ -1031,6 +1118,7 @@ def gate(module: AnsibleModule) -> dict[str, t.Any]:
         would=done.get("hooks", {}).get("would", {}),
         env_dest=params["env_dest"],
         env_changed=bool(done["env"].get("changed")),
+        finding_lines=_finding_lines(module, config),
         msg="; ".join("%s: %s" % (name, result.get("msg", "ok")) for name, result in done.items()),
     )
 
@@ -1039,7 +1127,8 @@ def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", required=True,
-                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate", "config"]),
+                       choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate", "config",
+                                "live"]),
             release_dir=dict(type="path", required=True),
             built_marker=dict(type="str", default=".flaskops-built"),
             marker=dict(type="str", default=".flaskops-release"),
@@ -1077,24 +1166,27 @@ def main() -> t.NoReturn:
             prepare=dict(type="bool", default=False),
             state_file=dict(type="path"),
             config_check=dict(type="bool", default=False),
-            config_app=dict(type="str"),
-            config_https=dict(type="bool", default=True),
-            config_https_setting=dict(type="str", default="auto"),
-            config_behind_proxy=dict(type="bool", default=True),
-            config_server_name=dict(type="str", default=""),
-            config_body_limit=dict(type="int"),
-            config_skip_rules=dict(type="list", elements="str", default=[]),
-            config_fail_on=dict(type="str", default="error", choices=["error", "warning"]),
-            config_hints=dict(type="dict", default={}),
-            config_hint_skip=dict(type="str", default=""),
+            config=dict(type="dict", default={}, options=dict(
+                app=dict(type="str"),
+                https=dict(type="bool", default=True),
+                https_setting=dict(type="str", default="auto"),
+                behind_proxy=dict(type="bool", default=True),
+                server_name=dict(type="str", default=""),
+                body_limit=dict(type="int"),
+                skip_rules=dict(type="list", elements="str", default=[]),
+                fail_on=dict(type="str", default="error", choices=["error", "warning"]),
+                hints=dict(type="dict", default={}),
+                hint_skip=dict(type="str", default=""),
+            )),
         ),
-        required_if=[("state", "gate", ("release", "env_file", "env_dest", "user", "group", "app_name")),
-                     ("config_check", True, ("config_app",))],
+        required_if=[("state", "gate", ("release", "env_file", "env_dest", "user", "group", "app_name"))],
         supports_check_mode=True,
     )
     step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
-            "stage_env": stage_env, "env": env, "failed": failed, "gate": gate, "config": config}[
+            "stage_env": stage_env, "env": env, "failed": failed, "gate": gate, "config": config, "live": live}[
         module.params["state"]]
+    if (module.params["state"] == "config" or module.params["config_check"]) and not module.params["config"]["app"]:
+        module.fail_json(msg="the configuration check needs config.app")
     started = time.monotonic()
     result = step(module)
     module.exit_json(duration=round(time.monotonic() - started, 3), **result)

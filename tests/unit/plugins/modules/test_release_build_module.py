@@ -390,9 +390,10 @@ def _gate(tmp_path, release, built=True, **extra):
             "app_name": "hello", "user": pwd.getpwuid(os.getuid()).pw_name, "group": grp.getgrgid(os.getgid()).gr_name,
             "env_file": str(tmp_path / "gate.env"), "env_content": GATE_ENV, "env_dest": str(tmp_path / "etc/env"),
             "init_dir": str(tmp_path / "shared/.flaskops"), "pre_activate_hooks": ["echo $GREETING > hook.out"],
-            "state_file": str(tmp_path / "etc/state.json"), "config_check": True, "config_app": "wsgi:app",
-            "config_https": True, "config_hints": {"debug-enabled": "Remove FLASK_DEBUG from app_env."},
-            "config_hint_skip": "Or skip the rule with app_config_check_skip_rules."}
+            "state_file": str(tmp_path / "etc/state.json"), "config_check": True,
+            "config": {"app": "wsgi:app", "https": True, "hints": {"debug-enabled": "Remove FLASK_DEBUG from app_env."},
+                       "hint_skip": "Or skip the rule with app_config_check_skip_rules."}}
+    args["config"].update(extra.pop("config", {}))
     args.update(extra)
     return args
 
@@ -446,7 +447,7 @@ def test_gate_refusing_the_configuration_discards_a_release_it_built_and_leaves_
 
 
 def test_gate_refusing_a_release_built_before_keeps_it(tmp_path, release, plain_hooks):
-    args = _gate(tmp_path, release, prepare=False, config_fail_on="warning", env_content="GREETING=hello\n")
+    args = _gate(tmp_path, release, prepare=False, config={"fail_on": "warning"}, env_content="GREETING=hello\n")
     result = run_module_failing(release_build.main, args)
     assert "refused by the Flask configuration check." in result["msg"] and "secret-key-missing" in result["msg"]
     assert "no release is live on this host." in result["msg"] and "on a first run" in result["msg"]
@@ -530,7 +531,7 @@ def test_config_alone_checks_a_release_with_the_slots_environment_file_and_refus
     args = _gate(tmp_path, release)
     (tmp_path / "etc/env").write_text(GATE_ENV)
     check = {key: args[key] for key in ("release_dir", "release", "user", "group", "state_file", "config_check",
-                                        "config_app", "config_https", "config_hints", "config_hint_skip")}
+                                        "config")}
     check.update(state="config", env_file=str(tmp_path / "etc/env"))
     result = run_module(release_build.main, check)
     assert result["valid"] and result["facts"]["secret_key_length"] == 64 and result["duration"] >= 0
@@ -546,6 +547,56 @@ def test_config_alone_checks_a_release_with_the_slots_environment_file_and_refus
 
 
 def test_gate_refuses_an_unknown_rule_to_skip(tmp_path, release, plain_hooks):
-    result = run_module_failing(release_build.main, _gate(tmp_path, release, config_skip_rules=["no-such-rule"]))
+    result = run_module_failing(release_build.main, _gate(tmp_path, release, config={"skip_rules": ["no-such-rule"]}))
     assert result["gate_failed"] == "config" and "unknown rules: no-such-rule" in result["msg"]
     assert (tmp_path / "etc/env").read_text() == "OLD=1\n" and _left_in(tmp_path) == []
+
+
+def test_gate_and_config_return_the_warnings_of_a_passing_check_one_line_each(tmp_path, release, plain_hooks):
+    args = _gate(tmp_path, release, env_content=GATE_ENV + "FLASK_PREFERRED_URL_SCHEME=http\n",
+                 config={"hints": {"preferred-url-scheme-http": "Set it in app_env."}})
+    result = run_module(release_build.main, args)
+    finding = result["config"]["findings"][0]
+    assert [f["id"] for f in result["config"]["findings"]] == ["preferred-url-scheme-http"]
+    assert result["finding_lines"] == ["preferred-url-scheme-http (warning): %s Fix: %s Set it in app_env." % (
+        finding["message"], finding["remediation"])]
+    skipped = run_module(release_build.main, dict(args, config_check=False, config={}))
+    assert skipped["finding_lines"] == [] and skipped["config"] == {}
+
+
+def _live(tmp_path, release, **extra):
+    args = _gate(tmp_path, release)
+    (tmp_path / "etc/env").write_text(GATE_ENV)
+    os.symlink(release, str(tmp_path / "current"))
+    check = {key: args[key] for key in ("app_name", "user", "group", "config_check", "config")}
+    check.update(state="live", release_dir=str(tmp_path / "current"), env_file=str(tmp_path / "etc/env"), **extra)
+    return check
+
+
+def test_live_checks_the_release_the_current_link_points_to_and_changes_nothing(tmp_path, release):
+    check = _live(tmp_path, release)
+    result = run_module(release_build.main, check, check_mode=True)
+    assert result["release"] == os.path.basename(release) and result["changed"] is False
+    assert result["valid"] and result["facts"]["secret_key_length"] == 64 and "finding_lines" in result
+    assert GATE_SECRET not in json.dumps(result)
+    unchecked = run_module(release_build.main, dict(check, config_check=False))
+    assert unchecked["release"] == os.path.basename(release) and unchecked["finding_lines"] == []
+    (tmp_path / "etc/env").write_text(GATE_ENV + "FLASK_DEBUG=true\n")
+    refused = run_module_failing(release_build.main, check)
+    assert refused["msg"].startswith("The live release %s of hello is refused" % os.path.basename(release))
+    assert "not activated" not in refused["msg"] and "Remove FLASK_DEBUG from app_env." in refused["msg"]
+    assert os.path.isdir(release) and GATE_SECRET not in json.dumps(refused)
+
+
+def test_live_fails_with_a_clear_message_when_no_release_is_live(tmp_path, release):
+    check = _live(tmp_path, release)
+    os.unlink(str(tmp_path / "current"))
+    result = run_module_failing(release_build.main, dict(check, config_check=False))
+    assert result["msg"] == "hello has no live release on this host (%s): run site.yml or deploy.yml first" % (
+        tmp_path / "current")
+
+
+def test_the_check_needs_the_application_to_import(tmp_path, release):
+    args = _gate(tmp_path, release)
+    args["config"].pop("app")
+    assert "needs config.app" in run_module_failing(release_build.main, args)["msg"]
