@@ -9,7 +9,7 @@ functions.
 
 Each ``check_*`` function takes values of the role's variables and returns one message per problem (an empty list
 when there is none); every message names the inventory variable to change. :func:`check` runs them all, with the
-strength of ``app_secrets`` (``_preflight.check_secrets``) and the checks of ``app_processes`` and ``app_timers``
+strength of ``app_secrets`` (``_preflight.check_secrets``), the paths and sources of ``app_shared_files`` and the checks of ``app_processes`` and ``app_timers``
 (``_processes.check``, and ``_processes.calendar_problems`` when given a way to ask systemd), and reports every
 problem found, not only the first.
 
@@ -47,6 +47,7 @@ SOURCE_SETTINGS = {"path": "app_source_path", "archive": "app_source_archive", "
 SLOT_LISTEN = ("unix", "tcp")
 SWITCHES = ("auto", "nginx", "none")
 DEFAULT_SHARED_FILE_MODE = "0640"
+SHARED_FILE_SOURCES = ("content", "template", "src")
 
 
 def to_int(value: t.Any, default: int = 0) -> int:
@@ -117,6 +118,22 @@ def check_env_names(env: t.Mapping[str, t.Any] | None, secrets: t.Mapping[str, t
         return []
     return ["app_env and app_secrets keys must be environment variable names ([A-Za-z_][A-Za-z0-9_]*), got %s"
             % ", ".join(bad)]
+
+
+def check_shared_files(shared_files: t.Iterable[t.Mapping[str, t.Any]] | None) -> list[str]:
+    """Each ``app_shared_files`` item names a path relative to ``shared/`` (not absolute, no ``..``) and exactly one
+    of ``content``, ``template`` and ``src``. One message per bad item, naming its path and sources, never content."""
+    problems = []
+    for index, item in enumerate(shared_files or []):
+        path = str(item.get("path") or "")
+        sources = [key for key in SHARED_FILE_SOURCES if key in item]
+        parts = path.split("/")
+        if path and not path.startswith("/") and ".." not in parts and len(sources) == 1:
+            continue
+        problems.append(
+            "app_shared_files[%d]: each item needs a path relative to app_root/shared (no '..') and exactly one of "
+            "content, template or src; got path '%s' with %s" % (index, path, ", ".join(sources) or "none of them"))
+    return problems
 
 
 def check_secret_file_modes(shared_files: t.Iterable[t.Mapping[str, t.Any]] | None) -> list[str]:
@@ -203,6 +220,7 @@ def check(inputs: t.Mapping[str, t.Any], read_calendar: t.Callable[[str], str | 
         check_git_credentials(inputs.get("app_git_repo") or "", inputs.get("app_root") or ""),
         check_keep_releases(inputs.get("app_keep_releases", 5)),
         check_env_names(inputs.get("app_env"), secrets),
+        check_shared_files(inputs.get("app_shared_files")),
         check_secret_file_modes(inputs.get("app_shared_files")),
         report.problems,
         check_slots(inputs.get("app_slot_listen", "unix"), inputs.get("app_slot_tcp_ports")),

@@ -16,7 +16,8 @@ description:
   - "Checks, each option named as the app role's variable it takes: the name (O(app_name)); the variable the source
     type needs is set (O(app_source_path), O(app_source_archive), or O(app_git_repo) and O(app_git_version)); no
     password or token in O(app_git_repo); O(app_keep_releases) at least 2; the keys of O(app_env) and O(app_secrets)
-    are environment variable names; the O(app_shared_files) with C(secret: true) are not accessible to other users;
+    are environment variable names; each item of O(app_shared_files) has a path relative to C(shared/) (no C(..))
+    and exactly one of C(content), C(template) and C(src), and one with C(secret: true) is not accessible to other users;
     O(app_slot_listen) and O(app_slot_tcp_ports); O(app_socket_mode); O(app_switch) and O(app_health_path)."
   - The strength of every O(app_secrets) key named like a secret, as M(flaskops.deploy.preflight_secrets) checks it
     (not a placeholder, long enough, random enough; O(app_secrets_allow_weak) lists the names not checked).
@@ -97,7 +98,8 @@ options:
     default: []
   app_shared_files:
     description:
-      - The files of the shared directory (C(app_shared_files)); an item with C(secret) true must have a C(mode)
+      - The files of the shared directory (C(app_shared_files)); each item needs a C(path) relative to C(shared/)
+        (no C(..)) and exactly one of C(content), C(template) and C(src); an item with C(secret) true must have a C(mode)
         (C(0640) when not set) that gives other users nothing. A C(no_log) option (items may hold a secret's content).
     type: list
     elements: dict

@@ -146,6 +146,32 @@ def test_secret_file_modes_refused_naming_the_files_never_the_content() -> None:
     assert "SECRET_KEY" not in problems[0]
 
 
+@pytest.mark.parametrize("files", [
+    [],
+    [{"path": "instance/config.py", "content": "SECRET_KEY = 'x'", "secret": True}],
+    [{"path": "a/b/c.txt", "template": "c.txt.j2"}, {"path": "b..txt", "src": "b.txt"}],
+])
+def test_shared_files_accepted(files: list) -> None:
+    assert ai.check_shared_files(files) == []
+
+
+def test_shared_files_refused_one_message_per_item_never_the_content() -> None:
+    files = [{"path": "/etc/passwd", "content": "hidden-value"},
+             {"path": "instance/../../x", "src": "x"},
+             {"path": "ok.txt", "content": "hidden-value"},
+             {"path": "two.txt", "content": "hidden-value", "template": "two.j2"},
+             {"path": "none.txt"},
+             {"content": "hidden-value"}]
+    problems = ai.check_shared_files(files)
+    got = ["got path '/etc/passwd' with content", "got path 'instance/../../x' with src",
+           "got path 'two.txt' with content, template", "got path 'none.txt' with none of them", "got path '' with content"]
+    assert [problem.split("; ")[1] for problem in problems] == got
+    assert problems[0].startswith("app_shared_files[0]: each item needs a path relative to app_root/shared (no '..') "
+                                  "and exactly one of content, template or src")
+    assert [problem.split(":")[0] for problem in problems] == ["app_shared_files[%d]" % i for i in (0, 1, 3, 4, 5)]
+    assert "hidden-value" not in " ".join(problems)
+
+
 @pytest.mark.parametrize("listen, ports", [
     ("unix", {"blue": 8001, "green": 8002}),
     ("unix", {}),
