@@ -239,7 +239,8 @@ options:
   proxy_check:
     description:
       - With O(action=activate), the health check through the proxy (gate 3) with an automatic switch back when it
-        fails, as M(flaskops.deploy.slot_flip)'s. Without it (or its C(url)) the gate is skipped.
+        fails, as M(flaskops.deploy.slot_flip)'s. Without it (or its C(url)), or without nginx's upstream file, the
+        gate is skipped.
     type: dict
   drain_timeout:
     description: With O(action=activate), how long to wait at most for nginx's previous workers before the old slot
@@ -927,7 +928,8 @@ def _activation_spec(module: AnsibleModule, state: dict[str, t.Any], the_plan: d
         "slot_sockets": {name: str(value) for name, value in params["slot_sockets"].items()},
         "tmpfiles": params["tmpfiles"] or "",
         "slot_check": check_options(module, "slot_check", slot_check),
-        "proxy_check": check_options(module, "proxy_check", proxy_check) if proxy_check.get("url") else {},
+        # Gate 3 runs through nginx: without its upstream file there is no proxy to check through.
+        "proxy_check": check_options(module, "proxy_check", proxy_check) if proxy_check.get("url") and state["nginx"] else {},
         "drain_timeout": params["drain_timeout"],
         "drain_grace": params["drain_grace"],
     }
