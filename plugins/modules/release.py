@@ -897,8 +897,9 @@ def _activation_spec(module: AnsibleModule, state: dict[str, t.Any], the_plan: d
                          f"{', '.join(unknown + missing_slots)}", **result)
     slot = the_plan["next"]
     release_dir = the_plan["release_dir"]
-    slot_check = _slot_value(params["slot_check"], slot or SLOTS[0]) or {}
-    if not slot_check.get("url"):
+    checks = [_slot_value(params["slot_check"], name) or {} for name in SLOTS]
+    slot_check = checks[SLOTS.index(slot)] if slot else checks[0]
+    if not all(isinstance(check, dict) and check.get("url") for check in checks):
         module.fail_json(msg="slot_check needs a url (for each slot when it is given per slot)", **result)
     exec_start = _slot_value(params["exec_start"], slot or SLOTS[0]) or ""
     if not isinstance(exec_start, str):
