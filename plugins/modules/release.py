@@ -45,7 +45,7 @@ attributes:
     details:
       - In check mode the module reads everything a real run reads and returns RV(changed) and RV(would) exactly as a
         real run would, without writing or removing anything. With O(action=activate), RV(flip) is the flip a real
-        run would do (its RV(flip.committed) empty) and RV(prune) what it would remove once that flip is recorded.
+        run would do (its C(committed) empty) and RV(prune) what it would remove once that flip is recorded.
   diff_mode:
     support: full
     details:
