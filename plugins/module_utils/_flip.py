@@ -360,3 +360,54 @@ def flip(host: Host, spec: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         raise FlipFailed(str(error), run.result) from error
     except OSError as error:
         raise FlipFailed(f"{type(error).__name__}: {error}", run.result) from error
+
+
+# --- the activation: repairs, then the flip or nginx put back ----------------------------------------------------
+
+def activation_steps(spec: t.Mapping[str, t.Any]) -> list[str]:
+    """Return what :func:`activate` does for ``spec``'s plan, one line per step (what check mode reports)."""
+    plan = spec["plan"]
+    steps = [f"stop slot {slot} first: it runs but serves nothing" for slot in plan["stop_first"]]
+    if plan["flip"]:
+        steps.extend(check_mode_steps(spec))
+    elif plan["switch_to"]:
+        steps.append(f"put nginx back on slot {plan['switch_to']}")
+    return steps
+
+
+def activate(host: Host, spec: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Carry out ``spec['plan']`` (:func:`~._release.plan`'s) on ``host``, as the role's one activation call.
+
+    The slots that run but serve nothing (``stop_first``, left by a run interrupted between a slot's start and the
+    switch) stop first; then the release goes live through the idle slot (:func:`flip`) when the plan flips, or
+    nginx's upstream file is put back on the live slot (``switch_to``) when it does not. The slot nginx serves is
+    never among the stopped ones (the plan never lists it).
+
+    ``spec`` is :func:`flip`'s (``slot`` is ``""`` when the plan does not flip).
+
+    :returns: ``{changed, stopped_first, switched_to, drain_pids, flip}``; ``flip`` is :func:`flip`'s result (``{}``
+        without a flip).
+    :raises FlipFailed: with this result so far (``flip`` holding the flip's result) when a step or a gate fails.
+    """
+    plan = spec["plan"]
+    result: dict[str, t.Any] = {"changed": False, "stopped_first": [], "switched_to": "", "drain_pids": [], "flip": {}}
+    try:
+        for slot in plan["stop_first"]:
+            host.systemctl("stop", unit(spec["app_name"], slot, "socket"))
+            result["stopped_first"].append(slot)
+            result["changed"] = True
+        if not plan["flip"] and plan["switch_to"]:
+            result["drain_pids"] = list(host.switch_upstream(spec["site"], spec["slot_addresses"][plan["switch_to"]]))
+            result["switched_to"] = plan["switch_to"]
+            result["changed"] = True
+    except HostError as error:
+        raise FlipFailed(str(error), result) from error
+    if plan["flip"]:
+        try:
+            result["flip"] = flip(host, spec)
+        except FlipFailed as failed:
+            result["flip"] = failed.result
+            raise FlipFailed(str(failed), result) from failed
+        result["drain_pids"] = result["flip"]["drain_pids"]
+        result["changed"] = True
+    return result

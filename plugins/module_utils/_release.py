@@ -477,6 +477,33 @@ def retention(releases: t.Sequence[t.Mapping[str, t.Any]], keep: int, protected:
     return [name for name in remove if name not in protected]
 
 
+PRUNE_WHEN = ("never", "flip", "always")
+"""When an activation prunes: never, after a flip, or always (a run that built a release)."""
+
+
+def prune_after(
+    state: t.Mapping[str, t.Any],
+    committed: t.Mapping[str, t.Any] | None,
+    releases: t.Sequence[t.Mapping[str, t.Any]],
+    keep: int,
+    extra: t.Iterable[str],
+    when: str,
+    flipped: bool,
+) -> list[str]:
+    """Return the releases an activation removes once its flip is recorded, in :func:`retention`'s order.
+
+    ``when`` is one of :data:`PRUNE_WHEN`; ``flipped`` says whether the run flipped. The protected releases are those
+    of the state file as the run leaves it (``committed``, :func:`commit`'s content, or ``state``'s record without a
+    flip): the live one, the previous one and the ones both slots run, besides ``extra`` (this run's release).
+    """
+    if when not in PRUNE_WHEN:
+        raise ValueError(f"when must be one of {', '.join(PRUNE_WHEN)}, got {when!r}")
+    if when == "never" or (when == "flip" and not flipped):
+        return []
+    recorded = committed if committed else state["recorded"]
+    return retention(releases, keep, protected_releases(recorded, extra))
+
+
 def rollback_candidates(
     state: t.Mapping[str, t.Any],
     releases: t.Sequence[t.Mapping[str, t.Any]],

@@ -27,6 +27,12 @@ description:
     the release's failure report (C(<release_dir>.failed)). It refuses to record a slot that nginx does not serve.
   - O(action=prune) removes the releases beyond O(keep) (failed and incomplete ones first), never the live one, the
     previous one, the ones either slot runs or those in O(protect), and the failure reports of removed releases.
+  - "O(action=activate) is the activation of a release as one call: it reads and plans as O(action=status), stops the
+    slots that run but serve nothing (RV(plan.stop_first)), then puts the release live through the idle slot as
+    M(flaskops.deploy.slot_flip) does (RV(flip)) when the plan flips, or puts nginx's upstream file back on the live
+    slot (RV(plan.switch_to)) when it does not. It looks for the single service of earlier versions
+    (RV(legacy_service)) after a host's first flip and, per O(prune), removes old releases as O(action=prune) does,
+    protecting the releases of the state file as the run leaves it."
   - The state file holds release ids, directories, server names and fingerprints only; no secret is read or returned.
 author:
   - flaskops.deploy maintainers (@flaskops)
@@ -38,20 +44,24 @@ attributes:
     support: full
     details:
       - In check mode the module reads everything a real run reads and returns RV(changed) and RV(would) exactly as a
-        real run would, without writing or removing anything.
+        real run would, without writing or removing anything. With O(action=activate), RV(flip) is the flip a real
+        run would do (its C(committed) empty) and RV(prune) what it would remove once that flip is recorded.
   diff_mode:
     support: full
     details:
       - O(action=commit) returns the state file before and after.
   idempotent:
-    support: full
+    support: partial
+    details:
+      - O(action=activate) with O(restart=true) flips on every run (a restart runs the release in a fresh slot).
 options:
   action:
     description:
-      - V(status) reads the state and plans; V(commit) writes the state file; V(prune) removes old releases.
+      - V(status) reads the state and plans; V(commit) writes the state file; V(prune) removes old releases;
+        V(activate) plans and carries the plan out (stops the stray slots, flips or puts nginx back, prunes).
     type: str
     default: status
-    choices: [status, commit, prune]
+    choices: [status, commit, prune, activate]
   app_name:
     description:
       - The application's name, which names the slots' units C(<app_name>@<slot>.service) and C(.socket).
@@ -68,7 +78,7 @@ options:
       - nginx's upstream file that the role switches, C(/etc/nginx/flaskops/<app_name>.upstream.conf) with its
         defaults.
       - When it is not given or does not exist, nginx is not switched; then O(link) tells which slot serves, if given.
-      - Mutually exclusive with O(site).
+      - Mutually exclusive with O(site). O(action=activate) needs O(site) instead.
     type: path
   site:
     description:
@@ -136,7 +146,7 @@ options:
     default: 1
   restart:
     description:
-      - With O(action=status), plan a flip to a fresh slot even when nothing changed.
+      - With O(action=status) or O(action=activate), plan a flip to a fresh slot even when nothing changed.
     type: bool
     default: false
   slot:
@@ -146,11 +156,13 @@ options:
     choices: [blue, green]
   rollback_to:
     description:
-      - With O(action=status), the release id RV(rollback) is computed for; the previous release when not given.
+      - With O(action=status) or O(action=activate), the release id RV(rollback) is computed for; the previous
+        release when not given.
     type: str
   release_from:
     description:
-      - With O(action=status), where the release to plan for comes from, so that one call reads the state and plans.
+      - With O(action=status) or O(action=activate), where the release to plan for comes from, so that one call
+        reads the state and plans.
       - V(given) plans for O(release_dir) (no plan without it).
       - V(live) plans for the release the live slot runs (a restart); the module fails when no slot is live.
       - V(rollback) plans for the release RV(rollback) chooses under O(releases_dir) (O(rollback_to), or the previous
@@ -175,6 +187,71 @@ options:
     type: list
     elements: str
     default: []
+  prune:
+    description:
+      - With O(action=activate), when old releases are removed (as O(action=prune) removes them, after the flip is
+        recorded). V(never), V(flip) after a flip, or V(always) (a run that built a release).
+    type: str
+    choices: [never, flip, always]
+    default: never
+  exec_start:
+    description:
+      - With O(action=activate), the command of the slot that starts (as M(flaskops.deploy.slot_flip)'s), or a dict
+        with the command of each slot (V(blue), V(green)). C({slot}) and C({release_dir}) in it are replaced with the
+        plan's next slot and release directory (the plan is made in the same call). Required there.
+    type: raw
+  config_dir:
+    description: With O(action=activate), the directory of the configuration files. Required there.
+    type: path
+  config_files:
+    description: With O(action=activate), the files of O(config_dir) the slot gets a copy of. Required there.
+    type: list
+    elements: str
+    default: []
+  slots_dir:
+    description: With O(action=activate), the directory of the slots' configuration directories. Required there.
+    type: path
+  unit_dir:
+    description: The directory of the systemd units (the slots' drop-ins, the single service of earlier versions).
+    type: path
+    default: /etc/systemd/system
+  app_root:
+    description: With O(action=activate), the directory of the C(current) and C(previous) links. Required there.
+    type: path
+  upstream_dir:
+    description: The directory of nginx's upstream files, where O(site)'s is.
+    type: path
+    default: /etc/nginx/flaskops
+  slot_sockets:
+    description: With O(action=activate), each slot's socket path, the target of O(link) (unix sockets only).
+    type: dict
+    default: {}
+  tmpfiles:
+    description: With O(action=activate), the tmpfiles.d file that recreates O(link) at boot. Required with a
+      switched O(link).
+    type: path
+  slot_check:
+    description:
+      - With O(action=activate), the health check of the new slot on its own socket (gate 2), with the options of
+        M(flaskops.deploy.health_check); or a dict with the check of each slot (V(blue), V(green)). C(url) is
+        required. Required there.
+    type: dict
+  proxy_check:
+    description:
+      - With O(action=activate), the health check through the proxy (gate 3) with an automatic switch back when it
+        fails, as M(flaskops.deploy.slot_flip)'s. Without it (or its C(url)), or without nginx's upstream file, the
+        gate is skipped.
+    type: dict
+  drain_timeout:
+    description: With O(action=activate), how long to wait at most for nginx's previous workers before the old slot
+      stops, in seconds.
+    type: int
+    default: 60
+  drain_grace:
+    description: With O(action=activate) and without nginx, how long the old slot's clients get before it stops, in
+      seconds.
+    type: int
+    default: 5
 notes:
   - "O(mode), O(owner) and O(group) apply to the state file written by O(action=commit); the role writes it as
     C(root:<app_group>) with mode C(0640)."
@@ -182,6 +259,8 @@ notes:
 seealso:
   - module: flaskops.deploy.health_check
     description: The health gates between starting a slot, switching to it and recording it.
+  - module: flaskops.deploy.slot_flip
+    description: The flip on its own, for a plan made by an earlier call.
 """
 
 EXAMPLES = r"""
@@ -234,6 +313,36 @@ EXAMPLES = r"""
     releases_dir: /srv/hello/releases
     keep: 5
     protect: [4f2a9c1]
+
+- name: Plan, repair, flip to the idle slot (or put nginx back on the live one) and prune, in one call
+  flaskops.deploy.release:
+    action: activate
+    app_name: hello
+    state_file: /etc/hello/slots/state.json
+    site: hello
+    slot_addresses:
+      blue: unix:/run/hello/blue.sock
+      green: unix:/run/hello/green.sock
+    release_dir: /srv/hello/releases/4f2a9c1
+    server: gunicorn
+    runtime_files: [/etc/hello/env, /etc/hello/gunicorn.conf.py]
+    exec_start: "{release_dir}/.venv/bin/gunicorn --config /etc/hello/slots/{slot}/gunicorn.conf.py"
+    group: hello
+    config_dir: /etc/hello
+    config_files: [env, gunicorn.conf.py]
+    slots_dir: /etc/hello/slots
+    app_root: /srv/hello
+    link: /run/hello/hello.sock
+    slot_sockets: {blue: /run/hello/blue.sock, green: /run/hello/green.sock}
+    tmpfiles: /etc/tmpfiles.d/flaskops-hello.conf
+    slot_check:
+      blue: {url: http://hello.example.com/health, unix_socket: /run/hello/blue.sock}
+      green: {url: http://hello.example.com/health, unix_socket: /run/hello/green.sock}
+    proxy_check: {url: http://hello.example.com/health, connect_to: 127.0.0.1, trust_served_certificate: true}
+    releases_dir: /srv/hello/releases
+    keep: 5
+    prune: always
+  register: hello_activation
 
 - name: Find the release a rollback to a named release would go back to
   flaskops.deploy.release:
@@ -360,7 +469,7 @@ state:
       sample: false
 plan:
   description: What a run putting O(release_dir) live does.
-  returned: when O(action=status) and O(release_dir) is given
+  returned: when O(action=status) or O(action=activate), and O(release_dir) is given (or found)
   type: dict
   contains:
     flip:
@@ -473,7 +582,7 @@ releases:
             "failed": false}]
 rollback:
   description: The release a rollback goes back to (O(rollback_to) or the previous one).
-  returned: when O(action=status) and O(releases_dir) is given
+  returned: when O(action=status) or O(action=activate), and O(releases_dir) is given
   type: dict
   contains:
     release:
@@ -498,7 +607,8 @@ rollback:
       returned: always
       sample: ""
 prune:
-  description: The release ids a prune removes (O(action=prune)) or would remove (O(action=status)), in order.
+  description: The release ids a prune removes (O(action=prune), O(action=activate) per O(prune)) or would remove
+    (O(action=status)), in order.
   returned: when O(releases_dir) is given
   type: list
   elements: str
@@ -508,6 +618,40 @@ committed:
   returned: when O(action=commit)
   type: dict
   sample: {"active": "green", "previous": "/srv/hello/releases/1e0b7d3", "slots": {}}
+stopped_first:
+  description: The slots O(action=activate) stopped before anything else (RV(plan.stop_first)); empty in check mode.
+  returned: when O(action=activate)
+  type: list
+  elements: str
+  sample: [green]
+switched_to:
+  description: The slot O(action=activate) put nginx's upstream file back on without a flip; empty when none (and in
+    check mode).
+  returned: when O(action=activate)
+  type: str
+  sample: ""
+drain_pids:
+  description: nginx's workers from before the last reload of O(action=activate), which finish their requests to the
+    slot they left.
+  returned: when O(action=activate)
+  type: list
+  elements: str
+  sample: ["4121"]
+flip:
+  description:
+    - The flip of O(action=activate), as M(flaskops.deploy.slot_flip) returns it (C(slot), C(old_slot),
+      C(stopped_slot), C(release), C(release_dir), C(reason), C(steps), C(drain_pids), C(slot_check),
+      C(proxy_check), C(recheck), C(committed), C(failure)); empty when the plan does not flip.
+    - In check mode the flip a real run would do, with empty C(steps) and C(committed).
+  returned: when O(action=activate)
+  type: dict
+  sample: {"slot": "green", "old_slot": "blue", "stopped_slot": "blue", "committed": {"active": "green"}}
+legacy_service:
+  description: The single service of earlier versions (C(<unit_dir>/<app_name>.service)) found after a host's first
+    flip, to be retired; empty when there is none.
+  returned: when O(action=activate)
+  type: str
+  sample: ""
 """
 
 import hashlib
@@ -520,6 +664,12 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
+    FlipFailed,
+    activate,
+    activation_steps,
+)
+from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, check_options
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     SLOTS,
@@ -527,8 +677,10 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     fingerprint,
     live_release,
     parse_systemctl_show,
+    PRUNE_WHEN,
     plan,
     protected_releases,
+    prune_after,
     read_state,
     release_id,
     retention,
@@ -718,10 +870,125 @@ def _do_prune(module: AnsibleModule, releases_dir: str, removal: list[str], rele
             os.unlink(path)
 
 
+FLIP_REQUIRED = ("server", "exec_start", "group", "config_dir", "config_files", "slots_dir", "app_root", "slot_check")
+"""The options O(action=activate) needs besides the plan's."""
+
+
+def _slot_value(value: t.Any, slot: str) -> t.Any:
+    """``value``, or its entry for ``slot`` when it is a dict keyed by the slots."""
+    if isinstance(value, dict) and value and set(value) <= set(SLOTS):
+        return value.get(slot)
+    return value
+
+
+def _activation_spec(module: AnsibleModule, state: dict[str, t.Any], the_plan: dict[str, t.Any],
+                     result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The spec of :func:`activate` (:func:`flip`'s): the plan's slot and release filled in."""
+    params = module.params
+    missing = [name for name in FLIP_REQUIRED if not params[name]]
+    if missing:
+        module.fail_json(msg=f"action=activate needs {', '.join(missing)}", **result)
+    if params["link"] and (not params["tmpfiles"] or set(params["slot_sockets"]) != set(SLOTS)):
+        module.fail_json(msg="link needs tmpfiles and slot_sockets of both slots", **result)
+    unknown = sorted(set(params["slot_sockets"]) - set(SLOTS))
+    missing_slots = sorted(set(SLOTS) - set(params["slot_addresses"]))
+    if unknown or missing_slots:
+        module.fail_json(msg=f"slot_sockets has keys other than {', '.join(SLOTS)} or slot_addresses lacks a slot: "
+                         f"{', '.join(unknown + missing_slots)}", **result)
+    slot = the_plan["next"]
+    release_dir = the_plan["release_dir"]
+    checks = [_slot_value(params["slot_check"], name) or {} for name in SLOTS]
+    slot_check = checks[SLOTS.index(slot)] if slot else checks[0]
+    if not all(isinstance(check, dict) and check.get("url") for check in checks):
+        module.fail_json(msg="slot_check needs a url (for each slot when it is given per slot)", **result)
+    exec_start = _slot_value(params["exec_start"], slot or SLOTS[0]) or ""
+    if not isinstance(exec_start, str):
+        module.fail_json(msg="exec_start must be a string, or a string per slot", **result)
+    proxy_check = params["proxy_check"] or {}
+    return {
+        "app_name": params["app_name"],
+        "slot": slot,
+        "plan": the_plan,
+        "state": state,
+        "release": the_plan["release"],
+        "release_dir": release_dir,
+        "live_release_dir": (state.get("live_record") or {}).get("release_dir", ""),
+        "server": params["server"],
+        "exec_start": exec_start.replace("{slot}", slot).replace("{release_dir}", release_dir),
+        "group": params["group"],
+        "config_dir": params["config_dir"],
+        "config_files": params["config_files"],
+        "slots_dir": params["slots_dir"],
+        "unit_dir": params["unit_dir"],
+        "app_root": params["app_root"],
+        "state_file": params["state_file"],
+        # nginx is switched only when its upstream file exists (else the stable socket link says what is live).
+        "site": params["site"] if params["site"] and state["nginx"] else "",
+        "slot_addresses": {name: str(value) for name, value in params["slot_addresses"].items()},
+        "link": params["link"] or "",
+        "slot_sockets": {name: str(value) for name, value in params["slot_sockets"].items()},
+        "tmpfiles": params["tmpfiles"] or "",
+        "slot_check": check_options(module, "slot_check", slot_check),
+        # Gate 3 runs through nginx: without its upstream file there is no proxy to check through.
+        "proxy_check": check_options(module, "proxy_check", proxy_check) if proxy_check.get("url") and state["nginx"] else {},
+        "drain_timeout": params["drain_timeout"],
+        "drain_grace": params["drain_grace"],
+    }
+
+
+def _check_mode_flip(spec: dict[str, t.Any]) -> dict[str, t.Any]:
+    """What slot_flip returns in check mode: the flip a real run would do, nothing done."""
+    return {"changed": True, "slot": spec["slot"], "old_slot": spec["plan"]["old"], "stopped_slot": "",
+            "release": spec["release"], "release_dir": spec["release_dir"], "reason": spec["plan"]["reason"],
+            "steps": [], "drain_pids": [], "slot_check": {}, "proxy_check": {}, "recheck": {}, "committed": {},
+            "failure": {}}
+
+
+def _do_activate(module: AnsibleModule, state: dict[str, t.Any], releases: list[dict[str, t.Any]],
+                 result: dict[str, t.Any]) -> None:
+    params = module.params
+    if params["upstream_file_given"]:
+        module.fail_json(msg="action=activate names nginx's upstream file by site, not upstream_file", **result)
+    the_plan = result.get("plan")
+    if not the_plan:
+        module.fail_json(msg="action=activate needs release_dir, or release_from live or rollback", **result)
+    spec = _activation_spec(module, state, the_plan, result)
+    result.update(stopped_first=[], switched_to="", drain_pids=[], flip={}, legacy_service="")
+    result["would"].extend(activation_steps(spec))
+    if module.check_mode:
+        if the_plan["flip"]:
+            result["flip"] = _check_mode_flip(spec)
+    else:
+        try:
+            result.update(activate(ModuleHost(module, params["upstream_dir"]), spec))
+        except FlipFailed as failed:
+            result.update(failed.result)
+            module.fail_json(msg=str(failed), **result)
+    # The single service of version 0.1.0 (<app_name>.service), retired by the role after a host's first flip.
+    legacy = os.path.join(params["unit_dir"], f"{params['app_name']}.service")
+    if the_plan["flip"] and the_plan["first_deploy"] and os.path.exists(legacy):
+        result["legacy_service"] = legacy
+
+    # Retention, from the state file as the run leaves it (in check mode, as a real run would leave it).
+    committed = result["flip"].get("committed") or {}
+    if module.check_mode and the_plan["flip"]:
+        committed = commit(state, the_plan["next"], the_plan["release"], the_plan["release_dir"],
+                           the_plan["fingerprint"], params["server"])
+    if params["releases_dir"]:
+        if not module.check_mode:
+            releases = _list_releases(module, params["releases_dir"], params["marker"])
+            result["releases"] = releases
+        extra = params["protect"] + [the_plan["release_dir"]]
+        removal = prune_after(state, committed, releases, params["keep"], extra, params["prune"], the_plan["flip"])
+        result["prune"] = removal
+        if params["prune"] == "always" or (params["prune"] == "flip" and the_plan["flip"]):
+            _do_prune(module, params["releases_dir"], removal, releases, result)
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec={
-            "action": {"type": "str", "default": "status", "choices": ["status", "commit", "prune"]},
+            "action": {"type": "str", "default": "status", "choices": ["status", "commit", "prune", "activate"]},
             "app_name": {"type": "str", "required": True},
             "state_file": {"type": "path", "required": True},
             "upstream_file": {"type": "path"},
@@ -743,6 +1010,21 @@ def main() -> t.NoReturn:
             "processes_manifest": {"type": "path"},
             "keep": {"type": "int", "default": 5},
             "protect": {"type": "list", "elements": "str", "default": []},
+            "prune": {"type": "str", "default": "never", "choices": list(PRUNE_WHEN)},
+            "exec_start": {"type": "raw"},
+            "config_dir": {"type": "path"},
+            "config_files": {"type": "list", "elements": "str", "default": []},
+            "slots_dir": {"type": "path"},
+            "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
+            "app_root": {"type": "path"},
+            "upstream_dir": {"type": "path", "default": "/etc/nginx/flaskops"},
+            "slot_sockets": {"type": "dict", "default": {}},
+            "tmpfiles": {"type": "path"},
+            # Validated against health_check's options (documented there, not repeated here).
+            "slot_check": {"type": "dict"},
+            "proxy_check": {"type": "dict"},
+            "drain_timeout": {"type": "int", "default": 60},
+            "drain_grace": {"type": "int", "default": 5},
         },
         required_if=[("action", "commit", ("slot", "release_dir", "server")), ("action", "prune", ("releases_dir",))],
         mutually_exclusive=[("upstream_file", "site")],
@@ -758,13 +1040,14 @@ def main() -> t.NoReturn:
     if params["keep"] < 0:
         module.fail_json(msg=f"keep must be at least 0, got {params['keep']}")
 
+    params["upstream_file_given"] = bool(params["upstream_file"])
     if params["site"]:
-        params["upstream_file"] = upstream_path(params["site"])
+        params["upstream_file"] = upstream_path(params["site"], params["upstream_dir"])
     upstream_text = _read_text(module, params["upstream_file"])
     link_target = None
     if upstream_text is None and params["link"] and os.path.islink(params["link"]):
         link_target = os.readlink(params["link"])
-    units = _unit_states(module, params["app_name"]) if action == "status" else {}
+    units = _unit_states(module, params["app_name"]) if action in ("status", "activate") else {}
     state = read_state(_read_text(module, params["state_file"]), upstream_text, units, addresses, link_target)
     state["upstream_file"] = params["upstream_file"] or ""
     state["processes_manifest"] = bool(params["processes_manifest"]) and os.path.exists(params["processes_manifest"])
@@ -780,13 +1063,15 @@ def main() -> t.NoReturn:
         result["releases"] = releases
         result["prune"] = removal
 
-    if action == "status":
+    if action in ("status", "activate"):
         if params["releases_dir"]:
             result["rollback"] = rollback_candidates(state, releases, params["rollback_to"])
         release_dir, release = _release_to_plan(module, state, result)
         if release_dir:
             params["release_dir"] = release_dir
             result["plan"] = plan(state, release_dir, _fingerprint(module), params["restart"], release)
+        if action == "activate":
+            _do_activate(module, state, releases, result)
     elif action == "commit":
         _do_commit(module, state, result)
     else:

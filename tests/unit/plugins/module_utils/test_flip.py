@@ -136,16 +136,12 @@ class FakeHost:
                               {slot: {"service": s, "socket": s} for slot, s in self.units.items()}, ADDRESSES)
 
 
-def deploy(host: FakeHost, release: str, restart: bool = False, site: str = "hello") -> dict[str, t.Any]:
-    """One run of activate.yml: plan, stop the stray slots, flip when the plan says so."""
+def spec_for(host: FakeHost, release: str, restart: bool = False, site: str = "hello") -> dict[str, t.Any]:
+    """The spec of the role's activation call, planned from what the host holds."""
     state = host.read_state()
     release_dir = f"/srv/hello/releases/{release}"
     plan = rel.plan(state, release_dir, f"fp-{release}", restart)
-    for slot in plan["stop_first"]:
-        host.systemctl("stop", f"hello@{slot}.socket")
-    if not plan["flip"]:
-        return {"changed": False, "plan": plan}
-    spec = {
+    return {
         "app_name": "hello", "slot": plan["next"], "plan": plan, "state": state, "release": release,
         "release_dir": release_dir, "live_release_dir": state["live_record"].get("release_dir", ""),
         "server": "gunicorn", "exec_start": f"{release_dir}/.venv/bin/gunicorn --config x",
@@ -153,11 +149,25 @@ def deploy(host: FakeHost, release: str, restart: bool = False, site: str = "hel
         "slots_dir": "/etc/hello/slots", "unit_dir": "/etc/systemd/system", "app_root": "/srv/hello",
         "state_file": STATE, "site": site, "slot_addresses": ADDRESSES, "link": "/run/hello/hello.sock",
         "slot_sockets": SOCKETS, "tmpfiles": "/etc/tmpfiles.d/flaskops-hello.conf",
-        "slot_check": {"url": "http://hello.test/health", "unix_socket": SOCKETS[plan["next"]]},
+        "slot_check": {"url": "http://hello.test/health", "unix_socket": SOCKETS.get(plan["next"], "")},
         "proxy_check": {"url": "http://hello.test/health", "connect_to": "127.0.0.1"} if site else {},
         "drain_timeout": 60, "drain_grace": 5,
     }
-    return fl.flip(host, spec)
+
+
+def activation(host: FakeHost, release: str, restart: bool = False, site: str = "hello") -> dict[str, t.Any]:
+    """One run of activate.yml: the one call that plans, stops the stray slots and flips (or puts nginx back)."""
+    return fl.activate(host, spec_for(host, release, restart, site))
+
+
+def deploy(host: FakeHost, release: str, restart: bool = False, site: str = "hello") -> dict[str, t.Any]:
+    """The flip of one run of activate.yml (``{"changed": False, "plan": ...}`` when the plan does not flip)."""
+    spec = spec_for(host, release, restart, site)
+    try:
+        result = fl.activate(host, spec)
+    except fl.FlipFailed as failed:
+        raise fl.FlipFailed(str(failed), failed.result["flip"]) from failed
+    return result["flip"] or {"changed": False, "plan": spec["plan"]}
 
 
 def record(host: FakeHost) -> dict[str, t.Any]:
@@ -380,3 +390,110 @@ def test_check_mode_steps() -> None:
     assert lines[0] == "give slot green the configuration and point it at release 2"
     assert "check through the proxy (switch back to slot blue on failure)" in lines
     assert lines[-1] == "let slot blue drain, then stop it"
+
+
+# --- the activation: one call plans, repairs and flips ----------------------------------------------------------------
+
+def test_activation_of_the_same_release_changes_nothing() -> None:
+    host = FakeHost()
+    first = activation(host, "1")
+    assert first["changed"] is True and first["flip"]["slot"] == "blue" and first["stopped_first"] == []
+    assert first["drain_pids"] == first["flip"]["drain_pids"]
+    host.calls.clear()
+    again = activation(host, "1")
+    assert again == {"changed": False, "stopped_first": [], "switched_to": "", "drain_pids": [], "flip": {}}
+    assert host.calls == []
+
+
+def test_activation_puts_nginx_back_on_the_live_slot_without_a_flip() -> None:
+    host = FakeHost()
+    activation(host, "1")
+    host.files[UPSTREAM] = "server unix:/run/hello/blue.sock;  # edited by hand\n"
+    host.calls.clear()
+    spec = spec_for(host, "1")
+    assert fl.activation_steps(spec) == ["put nginx back on slot blue"]
+    result = fl.activate(host, spec)
+    assert result["flip"] == {} and result["switched_to"] == "blue" and result["changed"] is True
+    assert host.calls == [("switch_upstream", ADDRESSES["blue"])]
+    assert host.files[UPSTREAM] == rel.upstream_line(ADDRESSES["blue"]) + "\n"
+    assert host.units == {"blue": "active", "green": "inactive"}
+
+
+@pytest.mark.parametrize("kill_at", [("health", 1), ("switch_upstream", 1)])
+def test_activation_killed_between_the_start_and_the_switch_is_repaired_by_the_next_call(
+        kill_at: tuple[str, int]) -> None:
+    host = FakeHost()
+    activation(host, "1")
+    host.counts.clear()
+    host.kill_at = kill_at
+    with pytest.raises(Killed):
+        activation(host, "2")
+    host.kill_at = None
+    spec = spec_for(host, "2")
+    assert fl.activation_steps(spec)[0] == "stop slot green first: it runs but serves nothing"
+    host.calls.clear()
+    result = activation(host, "2")
+    assert result["stopped_first"] == ["green"] and host.calls[0] == ("systemctl", "stop", "hello@green.socket")
+    # blue serves until the switch and is never restarted in place
+    assert not any(call[:2] == ("systemctl", "start") and "blue" in call[2] for call in host.calls)
+    assert result["flip"]["slot"] == "green" and result["flip"]["stopped_slot"] == "blue"
+    assert record(host)["active"] == "green" and host.units == {"blue": "inactive", "green": "active"}
+
+
+def test_activation_killed_between_the_switch_and_the_commit_is_repaired_by_the_next_call() -> None:
+    host = FakeHost()
+    activation(host, "1")
+    host.counts.clear()
+    host.kill_at = ("health", 2)  # the check through the proxy
+    with pytest.raises(Killed):
+        activation(host, "2")
+    host.kill_at = None
+    host.calls.clear()
+    result = activation(host, "2")
+    # nginx serves green: it is live and never stopped first; the old blue (serving nothing) is, a fresh blue takes
+    # over, then green drains and stops
+    assert result["stopped_first"] == ["blue"] and host.calls[0] == ("systemctl", "stop", "hello@blue.socket")
+    assert result["flip"]["slot"] == "blue"
+    assert result["flip"]["stopped_slot"] == "green"
+    assert not any(call[:2] == ("systemctl", "start") and "green" in call[2] for call in host.calls)
+    assert record(host)["active"] == "blue" and host.units == {"blue": "active", "green": "inactive"}
+    assert activation(host, "2")["changed"] is False
+
+
+def test_activation_failing_gate_reports_the_flip_so_far() -> None:
+    host = FakeHost()
+    activation(host, "1")
+    host.broken_releases.add("2")
+    with pytest.raises(fl.FlipFailed) as failed:
+        activation(host, "2")
+    assert "did not become healthy in slot green" in str(failed.value)
+    assert failed.value.result["flip"]["stopped_slot"] == "green"
+    assert failed.value.result["flip"]["failure"]["gate"] == "slot health"
+    assert record(host)["active"] == "blue"
+
+
+def test_activation_stop_failure_stops_before_the_flip() -> None:
+    class Refusing(FakeHost):
+        def systemctl(self, *args: str) -> None:
+            if args[0] == "stop":
+                raise fl.HostError("systemctl stop hello@green.socket failed (rc 1): denied")
+            super().systemctl(*args)
+
+    host = Refusing()
+    activation(host, "1")
+    host.units["green"] = "active"
+    host.calls.clear()
+    with pytest.raises(fl.FlipFailed) as failed:
+        activation(host, "2")
+    assert "denied" in str(failed.value) and failed.value.result["flip"] == {}
+    assert not any(call[:2] == ("systemctl", "start") for call in host.calls)
+
+
+def test_activation_steps_of_check_mode() -> None:
+    host = FakeHost()
+    activation(host, "1")
+    host.units["green"] = "active"
+    spec = spec_for(host, "2")
+    lines = fl.activation_steps(spec)
+    assert lines[0] == "stop slot green first: it runs but serves nothing"
+    assert lines[1:] == fl.check_mode_steps(spec)

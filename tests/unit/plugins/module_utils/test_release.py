@@ -691,6 +691,24 @@ def test_retention_after_deploys() -> None:
     assert rel.retention(listed, 1, rel.protected_releases(host.read())) == ["r3", "r0"]
 
 
+def test_prune_after_an_activation_follows_when_and_the_state_the_run_leaves() -> None:
+    host = deployed()
+    host.deploy(R2)  # blue runs r1, green r2 (live), previous r1
+    state = host.read()
+    listed = releases(("r0", 0, False), ("r1", 1, False), ("r2", 2, False), ("bad", 3, True), ("r3", 4, False))
+    assert rel.prune_after(state, None, listed, 0, [R3], "never", True) == []
+    assert rel.prune_after(state, None, listed, 0, [R3], "flip", False) == []
+    # a run that built a release but did not flip: the state file as it is protects the live, previous and slots'
+    assert rel.prune_after(state, None, listed, 0, [R3], "always", False) == ["bad", "r0"]
+    # after the flip of r3 into blue: blue's r1 is replaced, so r1 goes unless it is the previous release
+    committed = rel.commit(state, "blue", "r3", R3, "fp-r3", "gunicorn")
+    assert committed["previous"] == R2
+    assert rel.prune_after(state, committed, listed, 0, [R3], "flip", True) == ["bad", "r0", "r1"]
+    assert rel.prune_after(state, committed, listed, 3, [R3], "always", True) == ["bad", "r0"]
+    with pytest.raises(ValueError):
+        rel.prune_after(state, None, listed, 0, [], "sometimes", True)
+
+
 # --- rollback -------------------------------------------------------------------------------------
 
 ON_DISK = releases(("r1", 1, False), ("r2", 2, False), ("r3", 3, False), ("bad", 4, True), ("half", 5, False, False))

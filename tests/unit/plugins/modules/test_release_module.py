@@ -453,6 +453,101 @@ def test_negative_keep(host: Layout) -> None:
     assert "keep must be at least 0" in run_failing(host.args(action="prune", keep=-1))["msg"]
 
 
+# --- activate -----------------------------------------------------------------------------------------
+
+def activate_args(host: Layout, **extra: t.Any) -> dict[str, t.Any]:
+    args = host.args(
+        action="activate", site="hello", upstream_dir=os.path.dirname(host.upstream_file), server="gunicorn",
+        exec_start="{release_dir}/.venv/bin/gunicorn --config /etc/hello/slots/{slot}/gunicorn.conf.py",
+        group="hello", config_dir=os.path.dirname(host.env_file), config_files=["env"],
+        slots_dir=os.path.join(host.root, "etc/hello/slots"), unit_dir=os.path.join(host.root, "units"),
+        app_root=os.path.join(host.root, "srv/hello"),
+        slot_check={slot: {"url": "http://hello.test/health", "unix_socket": f"/run/hello/{slot}.sock"}
+                    for slot in rel.SLOTS},
+        proxy_check={"url": "http://hello.test/health", "connect_to": "127.0.0.1"})
+    del args["upstream_file"]
+    args.update(extra)
+    return args
+
+
+def fake_nginx(host: Layout) -> None:
+    """An nginx on PATH whose configuration test passes."""
+    path = os.path.join(host.root, "bin", "nginx")
+    host.write(path, "#!/bin/sh\nexit 0\n")
+    os.chmod(path, 0o755)
+
+
+def test_activate_in_check_mode_reports_the_flip_the_legacy_service_and_the_prune(host: Layout) -> None:
+    host.add_release("r1", 100)
+    host.add_release("bad", 200, failed=True)
+    os.makedirs(os.path.join(host.root, "units"))
+    host.write(os.path.join(host.root, "units", "hello.service"), "[Service]\n")
+    args = activate_args(host, release_dir=os.path.join(host.releases_dir, "r2"), prune="always", keep=0)
+    before = sorted(os.listdir(host.releases_dir))
+    result = run(args, check_mode=True)
+    assert result["changed"] is True and result["plan"]["flip"] is True and result["plan"]["next"] == "blue"
+    assert result["flip"]["slot"] == "blue" and result["flip"]["committed"] == {} and result["flip"]["steps"] == []
+    assert "start slot blue and check it on its own socket" in result["would"]
+    assert f"remove release {host.releases_dir}/bad" in result["would"]
+    # r1 is in no slot and not previous once r2 is live: a real run would remove it too (keep 0)
+    assert result["prune"] == ["bad", "r1"]
+    assert result["legacy_service"] == os.path.join(host.root, "units", "hello.service")
+    assert sorted(os.listdir(host.releases_dir)) == before and not os.path.exists(host.state_file)
+    assert not any(call[0] != "show" for call in host.systemctl_calls())
+
+
+def test_activate_without_a_flip_stops_the_stray_slot_puts_nginx_back_and_prunes(host: Layout) -> None:
+    fake_nginx(host)
+    r1 = host.add_release("r1", 100)
+    host.add_release("bad", 200, failed=True)
+    host.record("blue", blue="r1")
+    host.set_units(blue="active", green="active")
+    host.write(host.upstream_file, "server " + host.addresses["blue"] + ";  # edited by hand\n")
+    args = activate_args(host, release_dir=r1, fingerprint="fp-r1", prune="always")
+    checked = run(args, check_mode=True)
+    assert checked["would"][:2] == ["stop slot green first: it runs but serves nothing", "put nginx back on slot blue"]
+    assert checked["stopped_first"] == [] and checked["switched_to"] == "" and checked["flip"] == {}
+
+    result = run(args)
+    assert result["changed"] is True and result["plan"]["flip"] is False and result["flip"] == {}
+    assert result["stopped_first"] == ["green"] and result["switched_to"] == "blue"
+    assert ["stop", "hello@green.socket"] in host.systemctl_calls()
+    assert ["reload", "nginx"] in host.systemctl_calls()
+    assert not any(call[0] in ("stop", "restart") and "blue" in call[-1] for call in host.systemctl_calls())
+    assert on_disk(host.upstream_file) == (rel.upstream_line(host.addresses["blue"]) + "\n").encode()
+    assert result["prune"] == ["bad"] and sorted(os.listdir(host.releases_dir)) == ["r1"]
+    assert result["legacy_service"] == ""
+
+
+def test_activate_with_prune_flip_keeps_the_releases_without_a_flip(host: Layout) -> None:
+    r1 = host.add_release("r1", 100)
+    host.add_release("bad", 200, failed=True)
+    host.record("blue", blue="r1")
+    host.set_units(blue="active")
+    host.serve("blue")
+    result = run(activate_args(host, release_dir=r1, fingerprint="fp-r1", prune="flip"))
+    assert result["changed"] is False and result["prune"] == [] and "bad" in os.listdir(host.releases_dir)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"exec_start": None}, "action=activate needs exec_start"),
+    ({"slot_check": {"blue": {"url": "x"}, "green": {}}}, "slot_check needs a url"),
+    ({"link": "/run/hello/hello.sock"}, "link needs tmpfiles and slot_sockets of both slots"),
+    ({"release_dir": None}, "action=activate needs release_dir"),
+])
+def test_activate_bad_arguments(host: Layout, extra: dict[str, t.Any], message: str) -> None:
+    args = activate_args(host, release_dir=os.path.join(host.releases_dir, "r1"))
+    args.update(extra)
+    args = {key: value for key, value in args.items() if value is not None}
+    assert message in run_failing(args, check_mode=True)["msg"]
+
+
+def test_activate_names_the_upstream_by_site(host: Layout) -> None:
+    args = activate_args(host, release_dir=os.path.join(host.releases_dir, "r1"), upstream_file=host.upstream_file)
+    del args["site"]
+    assert "by site, not upstream_file" in run_failing(args, check_mode=True)["msg"]
+
+
 # --- documentation ----------------------------------------------------------------------------------
 
 def test_documentation_matches_the_argument_spec() -> None:
