@@ -85,6 +85,17 @@ def _combine(*layers):
     return merged
 
 
+def _run_marker():
+    """The marker of this ansible-playbook run: its process (the parent of the worker running this action)."""
+    parent = os.getppid()
+    try:
+        with open("/proc/%d/stat" % parent, encoding="utf-8") as handle:
+            started = handle.read().rsplit(")", 1)[-1].split()[19]  # starttime, field 22
+    except (OSError, IndexError):
+        started = ""
+    return rs.run_marker(parent, started)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -183,6 +194,30 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=module_args,
                                                task_vars=task_vars))
             return result
+        run = _run_marker()
+        pending = (task_vars.get("ansible_facts") or {}).get(rs.PENDING_FACT)
+        if state == "record" and self._task.notify and boolean(args.get("defer", True), strict=False):
+            # Kept on the controller: the role's commit handler (the task notifies it) writes it with the others.
+            args = self._wanted(args, task_vars)
+            path = args.get("path") or STATE_DIR
+            try:
+                stamp = os.path.join(path, rs.stamp_name(args["role"], args.get("scope") or ""))
+            except ValueError as exc:
+                raise AnsibleActionFail("role_state: role or scope: %s" % exc)
+            record = {key: args.get(key) for key in rs.RECORD_KEYS}
+            record.update(path=path, scope=args.get("scope") or "", stamp=stamp,
+                          **{key: list(args.get(key) or []) for key in ("files", "absent", "units", "packages")})
+            result.update(changed=True, stale=False, reasons=[], stamp=stamp, fingerprint=args["fingerprint"],
+                          pending=True, ansible_facts={rs.PENDING_FACT: rs.pending_add(pending, run, record)})
+            return result
+        if state == "commit" and isinstance(pending, dict) and pending.get("run") == run:
+            # This run keeps its records on the controller: the last commit handler of the flush writes them all.
+            fact, records = rs.pending_done(pending, run, args.get("role") or self._context(args, task_vars)[0])
+            result.update(changed=False, stale=False, reasons=[], committed=[], ansible_facts={rs.PENDING_FACT: fact})
+            if records:
+                result.update(self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
+                                                   module_args=dict(state="commit", records=records)))
+            return result
         if state != "commit":
             args = self._wanted(args, task_vars)
             role = args["role"]
@@ -192,8 +227,9 @@ class ActionModule(ActionBase):
                     stamp = os.path.join(args.get("path") or STATE_DIR, rs.stamp_name(role, args.get("scope") or ""))
                 except ValueError:
                     stamp = None
-                known = stamp and rs.preflight_answer(task_vars.get("__flaskops_preflight_states"), role, stamp,
-                                                      args["fingerprint"])
+                preflight = task_vars.get("__flaskops_preflight_states")
+                known = stamp and (rs.pending_answer(pending, run, stamp, args["fingerprint"]) or rs.preflight_answer(
+                    preflight, role, stamp, args["fingerprint"]))
                 if known:
                     result.update(known)
                     return result

@@ -358,3 +358,8 @@ def diff(change):
     result["before"] = _describe(before)
     result["after"] = _describe(after)
     return result
+
+
+def runs_on_change(changes, command, check_mode):
+    """Whether the command after a change (on_change) runs: something changed, a command is given, not check mode."""
+    return bool(changes) and bool(command) and not check_mode

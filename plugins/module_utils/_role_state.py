@@ -230,3 +230,60 @@ def preflight_answer(preflight, role, stamp, wanted):
         return {"changed": False, "stale": True, "stamp": stamp, "fingerprint": wanted,
                 "reasons": list(answer.get("reasons") or []), "preflight": True}
     return None
+
+
+# Records kept on the controller until a handler flush commits them in one call. They live in a host fact of the
+# run (PENDING_FACT): {"run": <marker of the run>, "records": [{role, scope, stamp, ..., "done": bool}]}. A record
+# is "done" once the commit handler of its role ran, which comes after the role's other handlers; the stamps are
+# written when every pending record is done, so that none claims a role whose handlers have not run yet.
+PENDING_FACT = "flaskops_role_state_pending"
+RECORD_KEYS = ("role", "scope", "path", "fingerprint", "files", "absent", "units", "packages")
+
+
+def run_marker(*parts):
+    """A short marker of one ansible-playbook run, from values that differ between runs (its process and start).
+
+    A persistent fact cache keeps the fact after the run: the records of another run are then ignored.
+    """
+    return digest([str(part) for part in parts])
+
+
+def pending_records(pending, run):
+    """The records this run keeps pending ([] for a missing fact, one of another run, or a malformed one)."""
+    if not isinstance(pending, dict) or pending.get("run") != run or not isinstance(pending.get("records"), list):
+        return []
+    return [dict(r) for r in pending["records"] if isinstance(r, dict) and r.get("stamp")]
+
+
+def pending_add(pending, run, record):
+    """The fact after a role records a full run: its record (replacing one of the same stamp), not done yet."""
+    kept = [r for r in pending_records(pending, run) if r["stamp"] != record["stamp"]]
+    return {"run": run, "records": kept + [dict(record, done=False)]}
+
+
+def pending_done(pending, run, role):
+    """(fact, records to commit now) once the commit handler of ``role`` ran.
+
+    The role's records are marked done; while another role's record waits for its own commit handler, nothing is
+    committed ([]). When every record is done, all of them are returned and the fact keeps none.
+    """
+    records = pending_records(pending, run)
+    for record in records:
+        if record.get("role") == role:
+            record["done"] = True
+    if records and all(record["done"] for record in records):
+        return {"run": run, "records": []}, [{key: record.get(key) for key in RECORD_KEYS} for record in records]
+    return {"run": run, "records": records}, []
+
+
+def pending_answer(pending, run, stamp, wanted):
+    """The answer to a role's query when this run already recorded a full run of it with the same fingerprint.
+
+    The role converged earlier in this run (its stamp waits for the handler flush): it has nothing more to do, and
+    the query makes no remote call. None to ask the host.
+    """
+    for record in pending_records(pending, run):
+        if record["stamp"] == stamp and record.get("fingerprint") == wanted:
+            return {"changed": False, "stale": False, "stamp": stamp, "fingerprint": wanted, "reasons": [],
+                    "pending": True}
+    return None

@@ -123,6 +123,15 @@ options:
       - When it exits non-zero, every changed path is put back and the module fails with the command's stderr.
     type: list
     elements: str
+  on_change:
+    description:
+      - A command, as an argument list, run once after the entries are in place when anything changed (and
+        O(validate), when given, passed), for example V([systemctl, daemon-reload]) after unit files changed. It
+        runs neither when nothing changed nor in check mode.
+      - When it exits non-zero, the module fails with the command's stderr; the paths stay as written (they passed
+        O(validate)).
+    type: list
+    elements: str
   validator_name:
     description:
       - The name of the checker in the failure message (V(<name> rejected the new configuration ...)). By default the
@@ -163,6 +172,14 @@ EXAMPLES = r"""
     validate: [nginx, -t, -q]
   notify: flaskops nginx reload
 
+- name: Write the units, and make systemd read them when one changed
+  flaskops.deploy.config_files:
+    files:
+      - path: /etc/systemd/system/hello.service
+        template: unit.j2
+        mode: "0644"
+    on_change: [systemctl, daemon-reload]
+
 - name: Write a file that holds a secret
   flaskops.deploy.config_files:
     files:
@@ -201,6 +218,11 @@ validate_stderr:
   description: The standard error of O(validate) when it ran.
   returned: when O(validate) ran
   type: str
+on_change_rc:
+  description: The exit code of O(on_change) when it ran.
+  returned: when O(on_change) ran
+  type: int
+  sample: 0
 """
 
 import os
@@ -228,6 +250,7 @@ FILE_OPTIONS = dict(
 ARGUMENT_SPEC = dict(
     files=dict(type="list", elements="dict", required=True, options=FILE_OPTIONS),
     validate=dict(type="list", elements="str"),
+    on_change=dict(type="list", elements="str"),
     validator_name=dict(type="str"),
 )
 
@@ -303,6 +326,12 @@ def main():
                         name, ", ".join(restored) or "none", "pass" if again == 0 else "FAIL",
                         "; could NOT put back: %s" % "; ".join(errors) if errors else "", complaint),
                 restored_paths=restored, changed=False, **failed)
+    if cf.runs_on_change(changes, module.params["on_change"], module.check_mode):
+        rc, out, err = module.run_command(module.params["on_change"])
+        result.update(on_change_rc=rc)
+        if rc != 0:
+            module.fail_json(msg="%s failed after the paths changed: %s" % (
+                " ".join(module.params["on_change"]), (err or out or "exit code %d" % rc).strip()), changed=True, **result)
     module.exit_json(changed=changed, **result)
 
 

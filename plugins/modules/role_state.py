@@ -38,6 +38,14 @@ description:
     of the play may have changed the host."
   - O(state=commit) renames the pending stamps of O(role) into place. A role that notifies no handler records with
     O(defer=false) instead, which writes the stamp in place at once.
+  - "A record with O(defer=true) whose task notifies a handler (the role's commit handler) makes no remote call: the
+    record is kept on the controller (the host fact C(flaskops_role_state_pending) of the run) and the task reports a
+    change. The commit handler of each role marks the role's records done; the last one of the handler flush, when
+    every pending record is done, writes all the stamps in one remote call (the digests of O(files) are read then).
+    So no stamp is written before the handlers of every role that recorded have run, and a run that fails before
+    leaves none. The other commit handlers make no remote call."
+  - "Inside the role, O(state=query) makes no remote call either when this run recorded a full run of the role with
+    the same stamp and fingerprint, still pending: the role has nothing more to do."
 author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
@@ -160,6 +168,48 @@ options:
       - Internal, set by the action plugin from O(query_roles); leave it out.
     type: list
     elements: dict
+  records:
+    description:
+      - Internal, set by the action plugin from the records kept on the controller (O(state=commit)); leave it out.
+    type: list
+    elements: dict
+    suboptions:
+      role:
+        description: The role's short name.
+        type: str
+        required: true
+      scope:
+        description: As O(scope).
+        type: str
+        default: ''
+      path:
+        description: As O(path).
+        type: path
+        default: /var/lib/flaskops/state
+      fingerprint:
+        description: As O(fingerprint).
+        type: dict
+        required: true
+      files:
+        description: As O(files).
+        type: list
+        elements: path
+        default: []
+      absent:
+        description: As O(absent).
+        type: list
+        elements: path
+        default: []
+      units:
+        description: As O(units).
+        type: list
+        elements: str
+        default: []
+      packages:
+        description: As O(packages).
+        type: list
+        elements: str
+        default: []
 notes:
   - A skipped full run notifies no handler, which is right when nothing changed. A role whose every run must do
     something (a check through the proxy) keeps that outside its full run.
@@ -237,6 +287,13 @@ fingerprint:
     facts:
       description: Short hash of each of O(facts), by name.
       type: dict
+pending:
+  description:
+    - With O(state=record), the record is kept on the controller until the commit handlers run (no remote call).
+    - With O(state=query), the answer comes from a record of this run still pending (no remote call).
+  returned: when a record is kept on the controller, or a query answered from one
+  type: bool
+  sample: true
 preflight:
   description: The answer is the play's preflight's (O(state=query) inside the role; no remote call was made).
   returned: when the preflight's answer was reused
@@ -267,7 +324,8 @@ roles:
   sample: [{"role": "nginx", "stale": true, "reasons": ["no stamp"], "stamp": /var/lib/flaskops/state/nginx.json,
             "fingerprint": {}}]
 committed:
-  description: The stamps put in place (O(state=commit)).
+  description:
+    - The stamps put in place (O(state=commit)); empty when the handler only marked its role's records done.
   returned: when O(state=commit)
   type: list
   elements: str
@@ -372,6 +430,32 @@ def _query(module, role, scope, wanted, force):
     return dict(stale=bool(found), reasons=found, stamp=stamp_path, fingerprint=wanted)
 
 
+def _record(module, path, role, scope, wanted, lists, defer):
+    """Write the stamp of one full run (its pending file with defer); (stamp path, whether it differs)."""
+    try:
+        stamp_path = os.path.join(path, rs.stamp_name(role, scope or ""))
+    except ValueError as exc:
+        module.fail_json(msg="role or scope: %s" % exc)
+    current = _read(stamp_path)
+    # what the full run left on the host, as the next query will see it
+    observed = observe(module, list(lists["files"] or []) + list(lists["absent"] or []), [], [])
+    files = {p: observed["files"][p] for p in lists["files"] or []}
+    absent = list(lists["absent"] or []) + [p for p, sha in files.items() if sha is rs.ABSENT]
+    files = {p: sha for p, sha in files.items() if sha is not rs.ABSENT}
+    stamp = rs.build_stamp(wanted, files, absent, lists["units"] or [], lists["packages"] or [])
+    text = rs.canonical(stamp) + "\n"
+    pending = stamp_path + ".pending"
+    if current == text:
+        if os.path.exists(pending) and not module.check_mode:
+            os.unlink(pending)
+        return stamp_path, False
+    if not module.check_mode:
+        _write(module, pending if defer else stamp_path, text)
+        if not defer and os.path.exists(pending):
+            os.unlink(pending)
+    return stamp_path, True
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -392,13 +476,33 @@ def main():
             fingerprint=dict(type="dict"),
             query_roles=dict(type="list", elements="str"),
             queries=dict(type="list", elements="dict"),
+            records=dict(type="list", elements="dict", options=dict(
+                role=dict(type="str", required=True),
+                scope=dict(type="str", default=""),
+                path=dict(type="path", default="/var/lib/flaskops/state"),
+                fingerprint=dict(type="dict", required=True),
+                files=dict(type="list", elements="path", default=[]),
+                absent=dict(type="list", elements="path", default=[]),
+                units=dict(type="list", elements="str", default=[]),
+                packages=dict(type="list", elements="str", default=[]),
+            )),
         ),
-        required_if=[("state", "record", ["role", "fingerprint"]), ("state", "commit", ["role"])],
+        required_if=[("state", "record", ["role", "fingerprint"]), ("state", "commit", ["role", "records"], True)],
         supports_check_mode=True,
     )
     params = module.params
     state, role = params["state"], params["role"]
     result = dict(changed=False, stale=False, reasons=[])
+
+    if state == "commit" and params["records"] is not None:
+        # The records a handler flush commits in one call: each stamp written in place once every role's handlers ran.
+        committed = []
+        for one in params["records"]:
+            stamp_path, changed = _record(module, one["path"], one["role"], one["scope"], one["fingerprint"], one,
+                                          False)
+            if changed:
+                committed.append(stamp_path)
+        module.exit_json(changed=bool(committed), stale=False, reasons=[], committed=committed)
 
     if state == "commit":
         if not rs.NAME.match(role):
@@ -423,29 +527,9 @@ def main():
         result.update(_query(module, role, params["scope"], params["fingerprint"], bool(params["force"])))
         module.exit_json(**result)
 
-    try:
-        stamp_path = os.path.join(params["path"], rs.stamp_name(role, params["scope"]))
-    except ValueError as exc:
-        module.fail_json(msg="role or scope: %s" % exc)
-    wanted = params["fingerprint"]
-    current = _read(stamp_path)
-    result.update(stamp=stamp_path, fingerprint=wanted)
-
-    # record: what the full run left on the host, as the next query will see it
-    observed = observe(module, params["files"] + params["absent"], [], [])
-    files = {p: observed["files"][p] for p in params["files"]}
-    absent = list(params["absent"]) + [p for p, sha in files.items() if sha is rs.ABSENT]
-    files = {p: sha for p, sha in files.items() if sha is not rs.ABSENT}
-    stamp = rs.build_stamp(wanted, files, absent, params["units"], params["packages"])
-    text = rs.canonical(stamp) + "\n"
-    pending = stamp_path + ".pending"
-    if current == text:
-        if os.path.exists(pending) and not module.check_mode:
-            os.unlink(pending)
-        module.exit_json(**result)
-    if not module.check_mode:
-        _write(module, pending if params["defer"] else stamp_path, text)
-    result.update(changed=True)
+    stamp_path, changed = _record(module, params["path"], role, params["scope"], params["fingerprint"], params,
+                                  params["defer"])
+    result.update(stamp=stamp_path, fingerprint=params["fingerprint"], changed=changed)
     module.exit_json(**result)
 
 

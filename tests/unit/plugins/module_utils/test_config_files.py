@@ -135,3 +135,13 @@ def test_diff_shows_contents_unless_hidden(tmp_path):
     assert "secret" not in cf.diff(change)["after"] and "before" not in cf.diff(change)["before"]
     [change] = cf.plan([entry(tmp_path / "l", state="link", src="/t")])
     assert cf.diff(change)["after"] == "link to /t\n"
+
+
+@pytest.mark.parametrize("changes,command,check_mode,runs", [
+    ([{"path": "/x"}], ["systemctl", "daemon-reload"], False, True),
+    ([], ["systemctl", "daemon-reload"], False, False),
+    ([{"path": "/x"}], None, False, False),
+    ([{"path": "/x"}], ["systemctl", "daemon-reload"], True, False),
+])
+def test_runs_on_change(changes, command, check_mode, runs):
+    assert cf.runs_on_change(changes, command, check_mode) is runs

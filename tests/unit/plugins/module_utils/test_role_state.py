@@ -213,3 +213,44 @@ def test_preflight_answer_asks_the_host_otherwise(answer, role, stamp, wanted):
                                         dict(preflight(), failed=True), dict(preflight(), skipped=True)])
 def test_preflight_answer_without_a_preflight(registered):
     assert rs.preflight_answer(registered, "nginx", STAMP, WANTED) is None
+
+
+RUN = rs.run_marker(1234, "99")
+RECORD = {"role": "nginx", "scope": "hello", "path": "/s", "stamp": "/s/nginx.hello.json", "fingerprint": {"content": "c"},
+          "files": [SITE], "absent": [], "units": [], "packages": []}
+
+
+def test_run_marker_differs_between_runs():
+    assert rs.run_marker(1234, "99") == RUN != rs.run_marker(1234, "100")
+
+
+def test_pending_records_wait_for_the_commit_handler_of_every_role():
+    fact = rs.pending_add(None, RUN, RECORD)
+    fact = rs.pending_add(fact, RUN, dict(RECORD, role="certbot", scope="", stamp="/s/certbot.json"))
+    fact, ready = rs.pending_done(fact, RUN, "certbot")
+    assert ready == [] and [r["done"] for r in fact["records"]] == [False, True]
+    fact, ready = rs.pending_done(fact, RUN, "nginx")
+    assert fact == {"run": RUN, "records": []}
+    assert [r["role"] for r in ready] == ["nginx", "certbot"]
+    assert set(ready[0]) == set(rs.RECORD_KEYS)
+    assert rs.pending_done(fact, RUN, "nginx") == ({"run": RUN, "records": []}, [])
+
+
+def test_a_record_replaces_the_pending_one_of_the_same_stamp():
+    fact = rs.pending_add(None, RUN, RECORD)
+    fact = rs.pending_add(fact, RUN, dict(RECORD, fingerprint={"content": "d"}))
+    assert [r["fingerprint"] for r in fact["records"]] == [{"content": "d"}]
+
+
+@pytest.mark.parametrize("fact", [None, "x", {"run": "other", "records": [RECORD]}, {"run": RUN, "records": "x"}])
+def test_the_records_of_another_run_or_a_malformed_fact_are_ignored(fact):
+    assert rs.pending_records(fact, RUN) == []
+    assert rs.pending_done(fact, RUN, "nginx") == ({"run": RUN, "records": []}, [])
+
+
+def test_pending_answer_for_a_role_this_run_converged():
+    fact = rs.pending_add(None, RUN, RECORD)
+    answer = rs.pending_answer(fact, RUN, "/s/nginx.hello.json", {"content": "c"})
+    assert answer["stale"] is False and answer["pending"] is True
+    assert rs.pending_answer(fact, RUN, "/s/nginx.hello.json", {"content": "d"}) is None
+    assert rs.pending_answer(fact, "other", "/s/nginx.hello.json", {"content": "c"}) is None

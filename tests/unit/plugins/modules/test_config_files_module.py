@@ -162,3 +162,20 @@ def test_bad_entries_are_refused_naming_the_path(host):
     result = run_module_failing(config_files.main, {"files": [{"path": str(host.etc / "f"), "content": "",
                                                                "owner": "no-such-user-here"}]})
     assert "no user 'no-such-user-here'" in result["msg"]
+
+
+def test_the_command_after_a_change_runs_once_after_a_change_only(host):
+    marker = host.root / "reloaded"
+    command = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write('x')", str(marker)]
+    result = run_module(config_files.main, host.args(on_change=command))
+    assert result["changed"] is True and result["on_change_rc"] == 0 and marker.read_text() == "x"
+    result = run_module(config_files.main, host.args(on_change=command))
+    assert "on_change_rc" not in result and marker.read_text() == "x"
+    result = run_module(config_files.main, host.args(site="other\n", on_change=command), check_mode=True)
+    assert result["changed"] is True and "on_change_rc" not in result and marker.read_text() == "x"
+
+
+def test_a_failing_command_after_a_change_fails_the_task_and_keeps_the_paths(host):
+    result = run_module_failing(config_files.main, host.args(on_change=[sys.executable, "-c", "import sys; sys.exit('no bus')"]))
+    assert "no bus" in result["msg"] and result["on_change_rc"] == 1
+    assert (host.etc / "app" / "site.conf").read_text() == "good\n"

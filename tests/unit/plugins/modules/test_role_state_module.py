@@ -129,3 +129,30 @@ def test_queries_answer_each_role_in_one_call(host):
 
 def test_a_query_needs_a_role_and_a_fingerprint(host):
     assert "needs role and fingerprint" in run_module_failing(role_state.main, {"state": "query", "path": host["dir"]})["msg"]
+
+
+def commit_records(host, check_mode=False, **extra):
+    one = {"role": "nginx", "scope": "hello", "path": host["dir"], "fingerprint": FINGERPRINT,
+           "files": [host["owned"]], "absent": [host["gone"]], "units": [], "packages": []}
+    one.update(extra)
+    return run_module(role_state.main, {"state": "commit", "records": [one]}, check_mode=check_mode)
+
+
+def test_a_commit_of_records_writes_each_stamp_in_place(host):
+    assert commit_records(host)["committed"] == [os.path.join(host["dir"], "nginx.hello.json")]
+    assert query(host)["stale"] is False
+    result = commit_records(host)
+    assert result["changed"] is False and result["committed"] == []
+
+
+def test_a_commit_of_records_drops_an_older_pending_stamp(host):
+    record(host, fingerprint=rs.fingerprint({"nginx_site_name": "old"}, "c1", "1.0.0", {}))
+    commit_records(host)
+    assert not os.path.exists(os.path.join(host["dir"], "nginx.hello.json.pending"))
+    assert commit(host)["committed"] == []
+    assert query(host)["stale"] is False
+
+
+def test_a_commit_of_records_in_check_mode_writes_nothing(host):
+    assert commit_records(host, check_mode=True)["changed"] is True
+    assert not os.path.exists(host["dir"])

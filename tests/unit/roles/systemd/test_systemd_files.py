@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pathlib
 
+import yaml
+
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
@@ -57,3 +59,12 @@ def test_the_same_paths_as_the_role_state_record() -> None:
     files = evaluate("__systemd_files")
     assert sorted(e["path"] for e in files if e.get("template")) == sorted(evaluate("__systemd_owned_files"))
     assert sorted(e["path"] for e in files if e.get("state") == "absent") == sorted(evaluate("__systemd_absent_files"))
+
+
+def test_systemd_reads_the_units_again_in_the_call_that_changed_them() -> None:
+    tasks = yaml.safe_load((ROLE / "tasks" / "units.yml").read_text(encoding="utf-8"))
+    [write] = [t for t in tasks if "flaskops.deploy.config_files" in t]
+    assert write["flaskops.deploy.config_files"]["on_change"] == ["systemctl", "daemon-reload"]
+    assert write["register"] == "__systemd_files_result"
+    # no task of its own: the daemon-reload costs no remote call of its own
+    assert not [t for t in tasks if "daemon_reload" in str(t)]

@@ -1,0 +1,103 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""flaskops.deploy.role_state through ansible-playbook: the records of several roles kept on the controller and
+written in one call at the handler flush, once the handlers of every role that recorded have run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+from ansible_collections.flaskops.deploy.tests.unit.plugins.action.playbook import REPO, _ansible_playbook
+
+SPEC = "---\nargument_specs:\n  main:\n    short_description: A test role.\n    options:\n      {role}_value:\n        type: str\n"
+RECORD = """---
+- name: Write the file of {role}
+  ansible.builtin.copy:
+    content: "{{{{ {role}_value }}}}"
+    dest: "{work}/{role}.conf"
+    mode: "0600"
+- name: Record what {role} left on the host
+  flaskops.deploy.role_state:
+    state: record
+    path: "{work}/state"
+    files: ["{work}/{role}.conf"]
+  notify: [{role} reload, flaskops {role} state]
+"""
+HANDLERS = """---
+- name: Reload {role}
+  ansible.builtin.command: "{reload}"
+  changed_when: false
+  listen: {role} reload
+- name: Commit the {role} stamp
+  flaskops.deploy.role_state:
+    state: commit
+    role: {role}
+  register: __{role}_commit
+  listen: flaskops {role} state
+"""
+PLAY = """---
+- hosts: localhost
+  gather_facts: false
+  roles: [alpha, beta]
+  post_tasks:
+    - ansible.builtin.meta: flush_handlers
+    - ansible.builtin.copy:
+        content: "{{{{ {{'alpha': __alpha_commit, 'beta': __beta_commit}} | to_json }}}}"
+        dest: "{work}/out.json"
+      check_mode: false
+"""
+
+
+def play(tmp_path: pathlib.Path, beta_reload: str = "true", check: bool = False):
+    for role in ("alpha", "beta"):
+        base = tmp_path / "roles" / role
+        for sub in ("meta", "tasks", "handlers", "defaults"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
+        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
+        (base / "tasks" / "main.yml").write_text(RECORD.format(role=role, work=tmp_path))
+        (base / "handlers" / "main.yml").write_text(HANDLERS.format(role=role, reload=beta_reload if role == "beta" else "true"))
+    (tmp_path / "play.yml").write_text(PLAY.format(work=tmp_path))
+    root = tmp_path / "collections"
+    (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
+    if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
+        os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                                  str(tmp_path / "play.yml")] + (["--check"] if check else [])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    out = tmp_path / "out.json"
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_the_stamps_of_every_role_are_written_in_one_call_after_every_role_handlers(tmp_path):
+    proc, out = play(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    state = tmp_path / "state"
+    assert sorted(os.listdir(state)) == ["alpha.json", "beta.json"]
+    # alpha's commit handler runs first and only marks its record done: beta's handlers have not run yet
+    assert out["alpha"]["committed"] == [] and out["alpha"]["changed"] is False
+    assert out["beta"]["committed"] == [str(state / "alpha.json"), str(state / "beta.json")]
+    # the next run finds both roles converged, and records nothing new
+    stamp = json.loads((state / "beta.json").read_text())
+    assert stamp["files"] == {str(tmp_path / "beta.conf"): stamp["files"][str(tmp_path / "beta.conf")]}
+
+
+def test_a_failed_handler_leaves_no_stamp_for_any_role(tmp_path):
+    proc, out = play(tmp_path, beta_reload="false")
+    assert proc.returncode != 0
+    assert out is None
+    assert not (tmp_path / "state").exists()
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    proc, out = play(tmp_path, check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out["beta"]["changed"] is True
+    assert not (tmp_path / "state").exists()
