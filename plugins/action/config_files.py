@@ -7,6 +7,7 @@ module call on the host carries every content. The documentation is in plugins/m
 
 from __future__ import annotations
 
+import base64
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -58,12 +59,15 @@ class ActionModule(ActionBase):
         try:
             source = self._find_needle("files", entry["src"])
             with open(source, "rb") as handle:
-                return handle.read().decode("utf-8")
+                data = handle.read()
         except AnsibleError as error:
             raise AnsibleActionFail("%s: src %s: %s" % (entry.get("path"), entry["src"], to_native(error)))
-        except (OSError, UnicodeDecodeError) as error:
-            message = "%s: src %s must be readable UTF-8 text: %s" % (entry.get("path"), entry["src"], to_native(error))
-            raise AnsibleActionFail(message)
+        except OSError as error:
+            raise AnsibleActionFail("%s: src %s is not readable: %s" % (entry.get("path"), entry["src"], to_native(error)))
+        try:
+            return {"content": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"content_base64": to_text(base64.b64encode(data))}
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -79,14 +83,14 @@ class ActionModule(ActionBase):
             entry = dict(item)
             state = entry.get("state") or "file"
             if state == "file":
-                given = [key for key in ("template", "src", "content") if entry.get(key) is not None]
+                given = [key for key in ("template", "src", "content", "content_base64") if entry.get(key) is not None]
                 if len(given) != 1:
                     raise AnsibleActionFail("%s: state file needs exactly one of template, src and content (got %s)"
                                             % (entry.get("path"), ", ".join(given) or "none"))
                 if "template" in given:
                     entry["content"] = self._render(entry, task_vars)
                 elif "src" in given:
-                    entry["content"] = self._read(entry)
+                    entry.update(self._read(entry))
                 entry.pop("template", None)
                 entry.pop("src", None)
             elif entry.get("template") is not None:

@@ -363,3 +363,49 @@ def diff(change):
 def runs_on_change(changes, command, check_mode):
     """Whether the command after a change (on_change) runs: something changed, a command is given, not check mode."""
     return bool(changes) and bool(command) and not check_mode
+
+
+def _relative(path, base):
+    """``path`` under ``base``: a relative path without '..' (ConfigFilesError otherwise)."""
+    parts = [part for part in str(path).split("/") if part not in ("", ".")]
+    if str(path).startswith("/") or not parts or ".." in parts:
+        raise ConfigFilesError("%s: with base, a path is relative to %s, without '..'" % (path, base))
+    return "/".join(parts)
+
+
+def expand(files, base=None, defaults=None, parents=None):
+    """The entries as the module plans them, from its arguments.
+
+    With ``base``, each path is relative to it. ``defaults`` (owner, group, mode) fill in what an entry leaves unset.
+    With ``parents`` (owner, group, mode, exclude), every directory above a relative path gets an entry of its own,
+    before the entries of ``files``, unless it is in ``exclude`` or above a path of it (directories another owner
+    manages) or is an entry itself. Returns new dicts; ``files`` is not changed.
+    """
+    defaults = dict((key, value) for key, value in (defaults or {}).items() if value is not None)
+    entries, relative = [], []
+    for item in files:
+        entry = dict(item)
+        for key, value in defaults.items():
+            if entry.get(key) is None:
+                entry[key] = value
+        if base:
+            rel = _relative(entry["path"], base)
+            relative.append(rel)
+            entry["path"] = os.path.join(base, rel)
+        entries.append(entry)
+    if not (base and parents):
+        return entries
+    excluded = set(_relative(path, base) for path in (parents.get("exclude") or []))
+    given = set(relative)
+    directories = []
+    for rel in relative:
+        parts = rel.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            above_excluded = any(path == directory or path.startswith(directory + "/") for path in excluded)
+            if directory in directories or directory in given or above_excluded:
+                continue
+            directories.append(directory)
+    made = [dict(path=os.path.join(base, directory), state="directory", owner=parents.get("owner"),
+                 group=parents.get("group"), mode=parents.get("mode")) for directory in directories]
+    return made + entries

@@ -78,13 +78,19 @@ options:
       src:
         description:
           - With O(files[].state=file), a file found like the O(ansible.builtin.copy#module:src) of
-            M(ansible.builtin.copy) (the role's C(files/) first), sent as it is. It must be UTF-8 text.
+            M(ansible.builtin.copy) (the role's C(files/) first), sent as it is (a file that is not UTF-8 text travels
+            as O(files[].content_base64)).
           - With O(files[].state=link), the target of the link.
         type: str
       content:
         description:
           - With O(files[].state=file), the content itself.
           - One of O(files[].template), O(files[].src) and O(files[].content) is required with state V(file).
+        type: str
+      content_base64:
+        description:
+          - With O(files[].state=file), the content encoded in base64, for a file that is not text. The action sets it
+            for a O(files[].src) that is not UTF-8.
         type: str
       regexp:
         description:
@@ -114,6 +120,7 @@ options:
           - Keep this file's content out of the diff (a file that holds a secret). Use C(no_log) on the task too.
         type: bool
         default: false
+        aliases: [secret]
   validate:
     description:
       - A command, as an argument list, that checks the paths once every entry is in place (for example
@@ -132,6 +139,45 @@ options:
         O(validate)).
     type: list
     elements: str
+  base:
+    description:
+      - A directory the paths of O(files) are relative to (without C(..)); each path is then joined to it.
+    type: path
+  defaults:
+    description:
+      - The owner, group and mode of an entry of O(files) that sets none of its own.
+    type: dict
+    suboptions:
+      owner:
+        description: The owner.
+        type: str
+      group:
+        description: The group.
+        type: str
+      mode:
+        description: The octal mode, a quoted string such as V("0640").
+        type: raw
+  parents:
+    description:
+      - With O(base), a directory entry for every directory above the paths of O(files) (owner, group and mode as
+        given here), applied before them, except the directories of O(parents.exclude), those above them (another
+        task or role manages them) and the paths O(files) names itself.
+    type: dict
+    suboptions:
+      owner:
+        description: The owner of the directories.
+        type: str
+      group:
+        description: The group of the directories.
+        type: str
+      mode:
+        description: The octal mode of the directories, a quoted string such as V("0750").
+        type: raw
+      exclude:
+        description: Directories, relative to O(base), that get no entry, nor do the directories above them.
+        type: list
+        elements: str
+        default: []
   validator_name:
     description:
       - The name of the checker in the failure message (V(<name> rejected the new configuration ...)). By default the
@@ -225,6 +271,7 @@ on_change_rc:
   sample: 0
 """
 
+import base64
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -239,12 +286,13 @@ FILE_OPTIONS = dict(
     template_vars=dict(type="dict"),
     src=dict(type="str"),
     content=dict(type="str", no_log=False),
+    content_base64=dict(type="str", no_log=False),
     regexp=dict(type="str"),
     line=dict(type="str"),
     mode=dict(type="raw"),
     owner=dict(type="str"),
     group=dict(type="str"),
-    hide_content=dict(type="bool", default=False),
+    hide_content=dict(type="bool", default=False, aliases=["secret"]),
 )
 
 ARGUMENT_SPEC = dict(
@@ -252,12 +300,21 @@ ARGUMENT_SPEC = dict(
     validate=dict(type="list", elements="str"),
     on_change=dict(type="list", elements="str"),
     validator_name=dict(type="str"),
+    base=dict(type="path"),
+    defaults=dict(type="dict", options=dict(owner=dict(type="str"), group=dict(type="str"), mode=dict(type="raw"))),
+    parents=dict(type="dict", options=dict(owner=dict(type="str"), group=dict(type="str"), mode=dict(type="raw"),
+                                           exclude=dict(type="list", elements="str", default=[]))),
 )
 
 
 def normalize(item):
     """An entry of the module's argument as module_utils wants it (raises ConfigFilesError naming the path)."""
     path, state = item["path"], item["state"]
+    if item.get("content_base64") is not None:
+        try:
+            item = dict(item, content=base64.b64decode(item["content_base64"], validate=True))
+        except (TypeError, ValueError) as error:
+            raise cf.ConfigFilesError("%s: content_base64 is not base64: %s" % (path, error))
     if state == "file" and item.get("content") is None:
         raise cf.ConfigFilesError("%s: state file needs content (or template or src through the action)" % path)
     if state == "link" and not item.get("src"):
@@ -287,7 +344,8 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     validate = module.params["validate"] or []
     try:
-        entries = [normalize(item) for item in module.params["files"]]
+        files = cf.expand(module.params["files"], module.params["base"], module.params["defaults"], module.params["parents"])
+        entries = [normalize(item) for item in files]
         changes = cf.plan(entries)
     except cf.ConfigFilesError as error:
         module.fail_json(msg=to_native(error))

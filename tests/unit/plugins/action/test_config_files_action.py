@@ -57,3 +57,13 @@ def test_check_mode_changes_nothing(run, tmp_path):
 def test_an_entry_with_two_sources_is_refused(run, tmp_path):
     proc, out = run({"files": [{"path": str(tmp_path / "x"), "template": "unit.j2", "content": "x"}]}, prepare=prepare)
     assert out["failed"] is True and "exactly one of template, src and content" in out["msg"]
+
+
+def test_a_src_that_is_not_text_is_sent_as_it_is(run, tmp_path):
+    def binary(work):
+        prepare(work)
+        (work / "files" / "key.der").write_bytes(b"\x30\x82\xff\x00")
+    dest = tmp_path / "key.der"
+    proc, out = run({"files": [{"path": str(dest), "src": "key.der"}]}, prepare=binary)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert dest.read_bytes() == b"\x30\x82\xff\x00"

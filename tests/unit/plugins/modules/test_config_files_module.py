@@ -179,3 +179,26 @@ def test_a_failing_command_after_a_change_fails_the_task_and_keeps_the_paths(hos
     result = run_module_failing(config_files.main, host.args(on_change=[sys.executable, "-c", "import sys; sys.exit('no bus')"]))
     assert "no bus" in result["msg"] and result["on_change_rc"] == 1
     assert (host.etc / "app" / "site.conf").read_text() == "good\n"
+
+
+def test_base_defaults_and_parents_write_relative_paths_and_their_directories(host):
+    base = host.etc / "shared"
+    args = {"files": [{"path": "conf/deep/app.ini", "content": "a\n"}, {"path": "key.bin", "content_base64": "AP8K"},
+                      {"path": "secret.py", "content": "KEY = 1\n", "secret": True}],
+            "base": str(base), "defaults": {"mode": "0640"}, "parents": {"mode": "0750"}}
+    result = run_module(config_files.main, dict(args, _ansible_diff=True))
+    assert result["changed_paths"] == [str(base / p) for p in ("conf", "conf/deep", "conf/deep/app.ini", "key.bin",
+                                                               "secret.py")]
+    assert (base / "conf" / "deep" / "app.ini").read_text() == "a\n"
+    assert (base / "key.bin").read_bytes() == b"\x00\xff\n"  # not text: sent in base64
+    assert oct(os.stat(base / "conf").st_mode & 0o7777) == "0o750"
+    assert oct(os.stat(base / "key.bin").st_mode & 0o7777) == "0o640"
+    assert "KEY = 1" not in json.dumps(result["diff"])  # secret: the alias of hide_content
+    assert run_module(config_files.main, args)["changed"] is False
+
+
+def test_a_relative_path_without_base_or_content_base64_that_is_not_base64_is_refused(host):
+    result = run_module_failing(config_files.main, {"files": [{"path": str(host.etc / "x"), "content_base64": "%%"}]})
+    assert "content_base64 is not base64" in result["msg"]
+    result = run_module_failing(config_files.main, {"files": [{"path": "../x", "content": "x"}], "base": str(host.etc)})
+    assert "without '..'" in result["msg"]
