@@ -166,3 +166,32 @@ def check_options(module: AnsibleModule, name: str, value: dict[str, t.Any]) -> 
     if result.error_messages:
         module.fail_json(msg=f"{name}: " + "; ".join(result.error_messages))
     return result.validated_parameters
+
+
+# The options flaskops.deploy.slot_flip and flaskops.deploy.release (action=activate) pass to flip() as they are.
+SPEC_OPTIONS = ("app_name", "server", "group", "config_dir", "config_files", "slots_dir", "unit_dir", "app_root",
+                "state_file", "drain_timeout", "drain_grace")
+
+
+def flip_spec(module: AnsibleModule, plan: dict[str, t.Any], state: dict[str, t.Any], slot_check: dict[str, t.Any],
+              proxy_check: dict[str, t.Any], **given: t.Any) -> dict[str, t.Any]:
+    """The spec of :func:`~._flip.flip` from a module's parameters, the plan and state it flips, and its checks.
+
+    ``given`` holds what each module decides itself (slot, release, release_dir, exec_start, site). The health checks
+    are validated and completed like health_check's; an empty ``proxy_check`` means no gate through nginx.
+    """
+    params = module.params
+    spec = {name: params[name] for name in SPEC_OPTIONS}
+    spec.update(
+        plan=plan,
+        state=state,
+        live_release_dir=(state.get("live_record") or {}).get("release_dir", ""),
+        slot_addresses={slot: str(value) for slot, value in params["slot_addresses"].items()},
+        slot_sockets={slot: str(value) for slot, value in params["slot_sockets"].items()},
+        link=params["link"] or "",
+        tmpfiles=params["tmpfiles"] or "",
+        slot_check=check_options(module, "slot_check", slot_check),
+        proxy_check=check_options(module, "proxy_check", proxy_check) if proxy_check else {},
+    )
+    spec.update(given)
+    return spec

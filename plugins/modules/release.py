@@ -669,7 +669,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
     activate,
     activation_steps,
 )
-from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, check_options
+from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     SLOTS,
@@ -905,35 +905,13 @@ def _activation_spec(module: AnsibleModule, state: dict[str, t.Any], the_plan: d
     if not isinstance(exec_start, str):
         module.fail_json(msg="exec_start must be a string, or a string per slot", **result)
     proxy_check = params["proxy_check"] or {}
-    return {
-        "app_name": params["app_name"],
-        "slot": slot,
-        "plan": the_plan,
-        "state": state,
-        "release": the_plan["release"],
-        "release_dir": release_dir,
-        "live_release_dir": (state.get("live_record") or {}).get("release_dir", ""),
-        "server": params["server"],
-        "exec_start": exec_start.replace("{slot}", slot).replace("{release_dir}", release_dir),
-        "group": params["group"],
-        "config_dir": params["config_dir"],
-        "config_files": params["config_files"],
-        "slots_dir": params["slots_dir"],
-        "unit_dir": params["unit_dir"],
-        "app_root": params["app_root"],
-        "state_file": params["state_file"],
-        # nginx is switched only when its upstream file exists (else the stable socket link says what is live).
-        "site": params["site"] if params["site"] and state["nginx"] else "",
-        "slot_addresses": {name: str(value) for name, value in params["slot_addresses"].items()},
-        "link": params["link"] or "",
-        "slot_sockets": {name: str(value) for name, value in params["slot_sockets"].items()},
-        "tmpfiles": params["tmpfiles"] or "",
-        "slot_check": check_options(module, "slot_check", slot_check),
-        # Gate 3 runs through nginx: without its upstream file there is no proxy to check through.
-        "proxy_check": check_options(module, "proxy_check", proxy_check) if proxy_check.get("url") and state["nginx"] else {},
-        "drain_timeout": params["drain_timeout"],
-        "drain_grace": params["drain_grace"],
-    }
+    # Gate 3 runs through nginx: without its upstream file there is no proxy to check through (and nginx is switched
+    # only when that file exists; else the stable socket link says what is live).
+    return flip_spec(
+        module, the_plan, state, slot_check, proxy_check if proxy_check.get("url") and state["nginx"] else {},
+        slot=slot, release=the_plan["release"], release_dir=release_dir,
+        exec_start=exec_start.replace("{slot}", slot).replace("{release_dir}", release_dir),
+        site=params["site"] if params["site"] and state["nginx"] else "")
 
 
 def _check_mode_flip(spec: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -328,7 +328,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip import FlipFailed, check_mode_steps, flip
-from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, check_options
+from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import SLOTS, release_id
 
 
@@ -354,35 +354,10 @@ def _spec(module: AnsibleModule) -> dict[str, t.Any]:
         module.fail_json(msg="link needs tmpfiles and slot_sockets of both slots")
     if not params["slot_check"].get("url"):
         module.fail_json(msg="slot_check needs a url")
-    return {
-        "app_name": params["app_name"],
-        "slot": plan["next"],
-        "plan": plan,
-        "state": state,
-        "release": params["release"] or release_id(params["release_dir"]),
-        "release_dir": params["release_dir"],
-        "live_release_dir": (state.get("live_record") or {}).get("release_dir", ""),
-        "server": params["server"],
-        "exec_start": params["exec_start"],
-        "group": params["group"],
-        "config_dir": params["config_dir"],
-        "config_files": params["config_files"],
-        "slots_dir": params["slots_dir"],
-        "unit_dir": params["unit_dir"],
-        "app_root": params["app_root"],
-        "state_file": params["state_file"],
-        "site": params["site"],
-        "slot_addresses": {slot: str(value) for slot, value in params["slot_addresses"].items()},
-        "link": params["link"],
-        "slot_sockets": {slot: str(value) for slot, value in params["slot_sockets"].items()},
-        "tmpfiles": params["tmpfiles"],
-        "slot_check": check_options(module, "slot_check", params["slot_check"]),
-        "proxy_check": (
-            check_options(module, "proxy_check", params["proxy_check"]) if (params["proxy_check"] or {}).get("url") else {}
-        ),
-        "drain_timeout": params["drain_timeout"],
-        "drain_grace": params["drain_grace"],
-    }
+    proxy_check = params["proxy_check"] or {}
+    return flip_spec(module, plan, state, params["slot_check"], proxy_check if proxy_check.get("url") else {},
+                     slot=plan["next"], release=params["release"] or release_id(params["release_dir"]),
+                     release_dir=params["release_dir"], exec_start=params["exec_start"], site=params["site"])
 
 
 def main() -> t.NoReturn:
