@@ -33,9 +33,13 @@ STATE_DIR = "/var/lib/flaskops/state"
 _CACHE = {}
 
 
+# libyaml's loader when PyYAML has it: the argument specs are read on every call, ten times faster than in Python.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml(path):
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_LOADER)
 
 
 def collection_version(root=COLLECTION_ROOT):
