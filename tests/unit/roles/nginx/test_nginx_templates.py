@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _nginx_inputs as nginx_inputs
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import render_backends
 from ansible_collections.flaskops.deploy.tests.unit.roles.nginx.conftest import ROLE
 
@@ -262,9 +263,12 @@ def test_the_variables_override_each_profile(nginx_templar, profile):
 
 
 def test_the_profile_is_checked(nginx_templar):
+    """The input check (flaskops.deploy.nginx_inputs) accepts exactly the profiles the templates know."""
+    profiles = set(nginx_templar().expr("__nginx_security_header_profiles"))
+    assert set(nginx_inputs.CHOICES["nginx_security_headers_profile"]) == profiles == {"strict", "compatible", "custom"}
     validate = (ROLE / "tasks" / "validate.yml").read_text(encoding="utf-8")
-    assert "nginx_security_headers_profile in ['strict', 'compatible', 'custom']" in validate
-    assert set(nginx_templar().expr("__nginx_security_header_profiles")) == {"strict", "compatible", "custom"}
+    assert "flaskops.deploy.nginx_inputs:" in validate
+    assert 'nginx_security_headers_profile: "{{ nginx_security_headers_profile }}"' in validate
 
 
 def test_locations_with_their_own_headers_repeat_all_of_them(nginx_templar):
@@ -368,10 +372,21 @@ def test_behind_a_load_balancer_the_client_address_is_limited(nginx_templar):
 
 
 def test_rate_limit_inputs_are_checked(nginx_templar):
+    """The role's own zone name is the one the input check refuses to nginx_limit_req_zones."""
     validate = (ROLE / "tasks" / "validate.yml").read_text(encoding="utf-8")
-    assert "item.name != __nginx_limit_req_default_zone" in validate
-    assert "nginx_limit_req_default_rate is match('^[0-9]+r/[sm]$')" in validate
-    assert nginx_templar().expr("__nginx_limit_req_default_zone") == "default"
+    assert 'default_zone: "{{ __nginx_limit_req_default_zone }}"' in validate
+    default_zone = nginx_templar().expr("__nginx_limit_req_default_zone")
+    assert default_zone == "default"
+    values = {name: nginx_templar().expr(name) for name in (
+        "nginx_site_name", "nginx_server_names", "nginx_tls_certificate", "nginx_tls_certificate_key",
+        "nginx_acme_webroot", "nginx_security_headers_profile", "nginx_tls_profile", "nginx_tls_ocsp_stapling",
+        "nginx_limit_req_default_rate", "nginx_limit_req_default_burst", "nginx_limit_req_allow",
+        "nginx_limit_req_zones", "nginx_limit_req_locations", "nginx_lb_backends", "nginx_lb_backend_port",
+        "nginx_lb_max_fails", "nginx_lb_fail_timeout", "nginx_lb_next_upstream_tries", "nginx_trusted_proxies",
+        "nginx_websocket", "nginx_websocket_locations", "nginx_websocket_timeout")}
+    assert nginx_inputs.problems(values, default_zone) == [], "the role's defaults pass"
+    values["nginx_limit_req_zones"] = [{"name": default_zone, "rate": "1r/s"}]
+    assert nginx_inputs.problems(values, default_zone)[0].startswith("nginx_limit_req_zones entries need a name")
 
 
 def test_limits_follow_the_app_and_its_server(nginx_templar):
