@@ -24,12 +24,14 @@ class ActionModule(ActionBase):
         max_requests_jitter=dict(type="int", default=0),
         socketio=dict(type="bool", default=False),
         warn=dict(type="bool", default=True),
+        positive=dict(type="dict", default={}),
     )
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         try:
+            gunicorn.check_positive(args["positive"])
             settings = gunicorn.worker_settings(
                 args["worker_class"],
                 args["workers"],

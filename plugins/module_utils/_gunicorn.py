@@ -47,6 +47,20 @@ def _count(value: t.Any, name: str) -> int | None:
     return number
 
 
+def check_positive(values: dict[str, t.Any]) -> None:
+    """Raise :class:`SettingsError` naming every variable of ``values`` (name: value) that is not a whole number >= 1."""
+    bad = []
+    for name, value in values.items():
+        try:
+            ok = not isinstance(value, bool) and int(str(value).strip()) >= 1
+        except ValueError:
+            ok = False
+        if not ok:
+            bad.append(f"{name} ({value!r})")
+    if bad:
+        raise SettingsError("must be whole numbers of at least 1: " + ", ".join(bad))
+
+
 def worker_settings(
     worker_class: str,
     workers: t.Any,

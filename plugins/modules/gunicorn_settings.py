@@ -57,6 +57,13 @@ options:
       - The application is a Socket.IO server (Flask-SocketIO).
     type: bool
     default: false
+  positive:
+    description:
+      - Settings that must be whole numbers of at least 1, by the name of their variable (the role passes
+        C(gunicorn_threads), C(gunicorn_timeout) and C(gunicorn_graceful_timeout)); the task fails naming each one
+        that is not.
+    type: dict
+    default: {}
   warn:
     description:
       - Show the warnings (they are always returned in RV(notes)). The role's input checks turn them off, so that a

@@ -126,7 +126,7 @@ def bearing():
 def test_the_secret_bearing_names_are_found(bearing):
     assert {"app_secrets", "backup_password", "certbot_eab_hmac_key", "__iis_secrets"} <= bearing
     # A value that reads a secret carries it too.
-    assert {"__iis_secrets", "__certbot_provided_check"} <= bearing
+    assert {"__iis_secrets", "__backup_settings"} <= bearing
 
 
 def test_no_task_passes_a_secret_through_environment(bearing):

@@ -35,3 +35,11 @@ def test_socketio_on_several_workers_fails_naming_the_variables(run):
     proc, out = run({"worker_class": "eventlet", "formula_workers": 5, "workers": 3, "socketio": True})
     assert proc.returncode != 0 and out is None
     assert "gunicorn_socketio" in proc.stdout and "gunicorn_workers" in proc.stdout
+
+
+def test_threads_and_timeouts_below_one_fail_naming_the_variables(run):
+    proc, out = run({"worker_class": "gthread", "formula_workers": 2,
+                     "positive": {"gunicorn_threads": 0, "gunicorn_timeout": 30, "gunicorn_graceful_timeout": -1}})
+    assert proc.returncode != 0 and out is None
+    assert "gunicorn_threads (0)" in proc.stdout and "gunicorn_graceful_timeout (-1)" in proc.stdout
+    assert "gunicorn_timeout" not in proc.stdout

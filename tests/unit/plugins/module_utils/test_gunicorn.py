@@ -82,3 +82,11 @@ def test_socketio_on_several_workers_is_refused_naming_the_variables():
 def test_bad_values_name_their_variable(kwargs, text):
     with pytest.raises(gu.SettingsError, match=text.replace("(", r"\(").replace(")", r"\)")):
         settings(**kwargs)
+
+
+def test_threads_and_timeouts_must_be_at_least_one_naming_each_variable():
+    gu.check_positive({"gunicorn_threads": 1, "gunicorn_timeout": "30", "gunicorn_graceful_timeout": 30})
+    with pytest.raises(gu.SettingsError) as error:
+        gu.check_positive({"gunicorn_threads": 0, "gunicorn_timeout": "soon", "gunicorn_graceful_timeout": True})
+    assert str(error.value) == ("must be whole numbers of at least 1: gunicorn_threads (0), gunicorn_timeout ('soon'), "
+                                "gunicorn_graceful_timeout (True)")
