@@ -197,6 +197,11 @@ def find_pip_wheel(module, python):
     return venv.newest_wheel(found)
 
 
+def failed(result):
+    """The result of a failed run: uv was not put in place."""
+    return dict(result, source="none")
+
+
 def read_version(module, binary):
     if not os.access(binary, os.X_OK):
         return ""
@@ -216,7 +221,7 @@ def put_in_place(module, src, checksum, binary, version, result):
     """Check the transferred binary, run it, then move it to binary in one rename."""
     if checksum and module.sha256(src) != checksum:
         module.fail_json(msg="the uv binary transferred to %s does not have the controller's SHA-256" % src,
-                         **dict(result, source="none"))
+                         **failed(result))
     bindir = os.path.dirname(binary)
     os.makedirs(bindir, mode=0o755, exist_ok=True)
     staged = os.path.join(bindir, ".uv.flaskops-new")
@@ -227,7 +232,7 @@ def put_in_place(module, src, checksum, binary, version, result):
     if got != version:
         os.unlink(staged)
         module.fail_json(msg="the controller's uv does not run on the host as uv %s: %s" % (
-            version, (err or out).strip()[-500:] or "rc %d" % rc), **dict(result, source="none"))
+            version, (err or out).strip()[-500:] or "rc %d" % rc), **failed(result))
     os.replace(staged, binary)
 
 
@@ -235,7 +240,7 @@ def install_from_index(module, path, version, python, result):
     if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "pyvenv.cfg")) \
             and not holds_only_uv(path):
         module.fail_json(msg="%s exists and is not a venv: remove it or choose another python_venv_uv_dir" % path,
-                         **dict(result, source="none"))
+                         **failed(result))
     commands = venv.uv_install_commands(python, path, version, find_pip_wheel(module, python))
     result.update(changed=True, commands=[argv for argv, dummy in commands])
     if module.check_mode:
@@ -247,7 +252,7 @@ def install_from_index(module, path, version, python, result):
         rc, out, err = module.run_command(argv, environ_update=dict(env, **extra))
         if rc != 0:
             module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv[:4]), rc, (err or out).strip()[-2000:]),
-                             rc=rc, stdout=out, stderr=err, **dict(result, source="none"))
+                             rc=rc, stdout=out, stderr=err, **failed(result))
 
 
 def main():
@@ -292,7 +297,7 @@ def main():
         module.exit_json(**result)
     if decision == "fail":
         module.fail_json(msg="uv %s cannot be copied from the controller: %s" % (version, reason),
-                         **dict(result, source="none"))
+                         **failed(result))
     if decision == "controller":
         # The action plugin transfers the binary and calls again with src (in check mode it reports the copy).
         result.update(changed=True, transfer=True)
@@ -302,7 +307,7 @@ def main():
     result["version"] = read_version(module, binary)
     if result["version"] != version:
         module.fail_json(msg="uv %s was installed, but %s --version does not say so" % (version, binary),
-                         **dict(result, source="none"))
+                         **failed(result))
     module.exit_json(**result)
 
 
