@@ -18,6 +18,8 @@ import platform
 import subprocess
 import sysconfig
 
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source as uv_source
@@ -102,6 +104,9 @@ class ActionModule(ActionBase):
             self._fixup_perms2((tmpdir, remote))
             copied = self._execute_module(module_name=MODULE, task_vars=task_vars,
                                           module_args=dict(args, src=remote, checksum=sha256(local)))
+        except (AnsibleError, OSError) as exc:
+            copied = dict(first, failed=True, changed=False, transfer=False, source="none",
+                          msg="the transfer of %s to the host failed: %s" % (local, to_native(exc)))
         finally:
             if self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)

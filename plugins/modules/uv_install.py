@@ -296,8 +296,8 @@ def main():
     if decision == "present":
         module.exit_json(**result)
     if decision == "fail":
-        module.fail_json(msg="uv %s cannot be copied from the controller: %s" % (version, reason),
-                         **failed(result))
+        result["source"] = "none"
+        module.fail_json(msg="uv %s cannot be copied from the controller: %s" % (version, reason), **result)
     if decision == "controller":
         # The action plugin transfers the binary and calls again with src (in check mode it reports the copy).
         result.update(changed=True, transfer=True)
@@ -306,8 +306,8 @@ def main():
     install_from_index(module, path, version, params["python"], result)
     result["version"] = read_version(module, binary)
     if result["version"] != version:
-        module.fail_json(msg="uv %s was installed, but %s --version does not say so" % (version, binary),
-                         **failed(result))
+        result["source"] = "none"
+        module.fail_json(msg="uv %s was installed, but %s --version does not say so" % (version, binary), **result)
     module.exit_json(**result)
 
 
