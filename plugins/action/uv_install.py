@@ -115,6 +115,6 @@ class ActionModule(ActionBase):
             without_controller = {k: v for k, v in args.items() if k != "controller"}
             copied = self._execute_module(module_name=MODULE, task_vars=task_vars,
                                           module_args=dict(without_controller, source="index"))
-            copied["reason"] = "%s; installed from the package index" % why
+            copied["reason"] = "%s; from the package index instead" % why
         result.update(copied)
         return result

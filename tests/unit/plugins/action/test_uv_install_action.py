@@ -78,6 +78,7 @@ def test_a_binary_that_does_not_run_on_the_host_fails_or_falls_back(run, tmp_pat
     proc, out = run(_args(tmp_path, binary))
     assert out["failed"] and out["commands"][0][0] == str(tmp_path / "no-python")
     assert out["reason"].startswith("the controller's uv does not run on the host as uv 0.13.9")
+    assert out["reason"].endswith("; from the package index instead")
 
 
 def test_a_missing_explicit_binary_is_named(run, tmp_path):
