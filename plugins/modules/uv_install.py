@@ -8,27 +8,39 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: uv_install
-short_description: Install one version of uv from the package index into its own venv
+short_description: Put one version of uv on the host, copied from the controller or installed from the package index
 version_added: 1.0.0
 description:
-  - Reads the version of C(<path>/bin/uv); when it is not O(version), installs C(uv==<version>) into a venv at O(path)
-    with pip, from the package index pip is configured with (C(pip.conf), C(PIP_INDEX_URL)), so that a host behind a
-    mirror gets uv from the mirror.
-  - "The venv is made without pip (C(python -m venv --without-pip)) and the pip wheel that the interpreter's ensurepip
-    ships (Debian's C(python3-pip-whl), or C(ensurepip/_bundled)) runs the install into it: this skips installing pip
-    into a venv that only holds one binary, about half the time of a venv with pip. Without such a wheel, the venv is
-    made with pip, which then installs uv."
-  - An existing directory at O(path) that is not a venv (no C(pyvenv.cfg)) is refused.
+  - Reads the version of C(<path>/bin/uv); when it is O(version), nothing else runs (nothing is transferred or
+    checksummed). Otherwise uv comes from one of two sources (O(source)).
+  - "From the controller: the action plugin looks for a uv binary on the controller (O(controller_binary), or the
+    binary of the C(uv) Python package of the controller's interpreter, then C(uv) on the controller's C(PATH)) and
+    takes the first whose C(--version) is O(version) exactly. When the controller and the host are both Linux on the
+    same machine architecture (the host's C(uname), read by the module), the binary is transferred into the remote
+    temporary directory, checked against its SHA-256, run on the host (C(--version)) and only then moved into place
+    at C(<path>/bin/uv) (the directories are created)."
+  - From the package index, with pip (C(pip.conf), C(PIP_INDEX_URL)), so that a host behind a mirror gets uv from the
+    mirror; C(uv==<version>) goes into a venv at O(path). The venv is made without pip (C(python -m venv --without-pip))
+    and the pip wheel that the interpreter's ensurepip ships (Debian's C(python3-pip-whl), which C(python3-venv)
+    brings, or C(ensurepip/_bundled)) runs the install into it. Without such a wheel, the venv is made with pip, which
+    then installs uv.
+  - An existing directory at O(path) that is neither a venv (no C(pyvenv.cfg)) nor holds only C(bin/uv) is refused by
+    the index install.
 author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
   - flaskops.deploy.attributes
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
+    support: full
+    details:
+      - The action plugin finds the controller's uv, reads its version and transfers it when the host needs it.
   check_mode:
     support: full
     details:
-      - In check mode the module reads the installed version and returns whether it would install and the RV(commands) a real run
-        would run, without running them.
+      - In check mode the module reads the installed version and returns whether it would install, from which
+        RV(source), and the RV(commands) an index install would run, without transferring or running anything else.
   diff_mode:
     support: none
   idempotent:
@@ -36,36 +48,79 @@ attributes:
 options:
   path:
     description:
-      - The venv that holds uv; the binary is C(<path>/bin/uv).
+      - The directory that holds uv; the binary is C(<path>/bin/uv). An index install makes it a venv.
     type: path
     required: true
   version:
     description:
-      - The version of uv to install, exactly.
+      - The version of uv to put in place, exactly.
     type: str
     required: true
+  source:
+    description:
+      - V(auto) copies the controller's uv when it fits (the same version, Linux on the same architecture) and
+        installs from the package index otherwise, or when the copied binary does not run on the host.
+      - V(controller) fails instead of installing from the index.
+      - V(index) always installs from the package index.
+    type: str
+    choices: [auto, controller, index]
+    default: auto
+  controller_binary:
+    description:
+      - A uv binary on the controller to copy; empty to search the controller (the C(uv) Python package of the
+        interpreter that runs Ansible, then C(PATH)). Read by the action plugin only.
+    type: path
   python:
     description:
-      - The interpreter that makes the venv.
+      - The interpreter that makes the venv of an index install.
     type: path
     default: /usr/bin/python3
   pip_cache_dir:
     description:
-      - pip's cache (C(PIP_CACHE_DIR)).
+      - pip's cache (C(PIP_CACHE_DIR)) for an index install.
     type: path
+  controller:
+    description:
+      - Set by the action plugin, not by a task. What it found on the controller, as a dict with C(binary) (the path
+        that fits, empty for none), C(reason), C(system) and C(machine).
+    type: dict
+  src:
+    description:
+      - Set by the action plugin, not by a task. The transferred binary on the host, to put in place.
+    type: path
+  checksum:
+    description:
+      - Set by the action plugin, not by a task. The SHA-256 of the binary on the controller, checked against O(src).
+    type: str
 notes:
-  - The install needs the package index; a failure is returned as a failed task with pip's output, for the caller to
-    stop on or to fall back to pip.
+  - The index install needs the package index and ensurepip's pip wheel (Debian's C(python3-venv)); a copy from the
+    controller needs neither. A failure is returned as a failed task with pip's output, for the caller to stop on or
+    to fall back to pip.
+  - When the host has O(version) already, the task costs one module call whatever the source, and the binary is neither
+    transferred nor checksummed.
 seealso:
   - module: flaskops.deploy.venv_build
 """
 
 EXAMPLES = r"""
-- name: Install uv 0.13.9 into /opt/flaskops/uv
+- name: Put uv 0.13.9 at /opt/flaskops/uv/bin/uv, from the controller when it has that version
   flaskops.deploy.uv_install:
     path: /opt/flaskops/uv
     version: 0.13.9
     pip_cache_dir: /var/cache/flaskops/pip
+
+- name: Copy a given uv binary from the controller, and fail when it cannot be used
+  flaskops.deploy.uv_install:
+    path: /opt/flaskops/uv
+    version: 0.13.9
+    source: controller
+    controller_binary: ~/.local/bin/uv
+
+- name: Install uv from the package index only (a mirror set in pip.conf)
+  flaskops.deploy.uv_install:
+    path: /opt/flaskops/uv
+    version: 0.13.9
+    source: index
 """
 
 RETURN = r"""
@@ -80,23 +135,50 @@ previous_version:
   type: str
   sample: 0.12.0
 binary:
-  description: Path of the uv binary.
+  description: Path of the uv binary on the host.
   returned: always
   type: str
   sample: /opt/flaskops/uv/bin/uv
+source:
+  description:
+    - Where the uv at C(<path>/bin/uv) comes from (in check mode, would come from) V(present) (the host had the version,
+      nothing was done), V(controller) or V(index); V(none) when the task failed.
+  returned: always
+  type: str
+  sample: controller
+reason:
+  description: Why that source was taken (and why the controller's uv was not, for an index install).
+  returned: always
+  type: str
+  sample: uv 0.13.9 at /home/deploy/.venv/bin/uv on the controller
+host_platform:
+  description: The host's C(uname) system and machine.
+  returned: always
+  type: list
+  elements: str
+  sample: [Linux, x86_64]
 commands:
-  description: The commands run (in check mode, the commands a real run would run).
+  description: The commands run for an index install (in check mode, the commands a real run would run).
   returned: always
   type: list
   elements: list
   sample: [["/usr/bin/python3", "-m", "venv", "--without-pip", "/opt/flaskops/uv"]]
+transfer:
+  description:
+    - True when the module asks the action plugin to transfer the controller's binary (an intermediate result that the
+      action plugin replaces with the result of the copy).
+  returned: always
+  type: bool
+  sample: false
 """
 
 import glob
 import os
+import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source as uv_source
 from ansible_collections.flaskops.deploy.plugins.module_utils import _venv as venv
 
 # Where ensurepip's pip wheel is: Debian's python3-pip-whl, or the interpreter's own bundle.
@@ -115,28 +197,50 @@ def find_pip_wheel(module, python):
     return venv.newest_wheel(found)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            version=dict(type="str", required=True),
-            python=dict(type="path", default="/usr/bin/python3"),
-            pip_cache_dir=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    path, version, python = module.params["path"], module.params["version"], module.params["python"]
-    binary = os.path.join(path, "bin", "uv")
-    previous = ""
-    if os.access(binary, os.X_OK):
-        rc, out, dummy = module.run_command([binary, "--version"])
-        previous = venv.parse_uv_version(out) if rc == 0 else ""
-    result = dict(changed=False, version=previous, previous_version=previous, binary=binary, commands=[])
-    if previous == version:
-        module.exit_json(**result)
-    if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+def failed(result):
+    """The result of a failed run: uv was not put in place."""
+    return dict(result, source="none")
+
+
+def read_version(module, binary):
+    if not os.access(binary, os.X_OK):
+        return ""
+    rc, out, dummy = module.run_command([binary, "--version"])
+    return venv.parse_uv_version(out) if rc == 0 else ""
+
+
+def holds_only_uv(path):
+    """True when path holds nothing but bin/uv (a copy from the controller), which an index install may replace."""
+    if set(os.listdir(path)) - {"bin"}:
+        return False
+    bindir = os.path.join(path, "bin")
+    return not os.path.isdir(bindir) or not set(os.listdir(bindir)) - {"uv"}
+
+
+def put_in_place(module, src, checksum, binary, version, result):
+    """Check the transferred binary, run it, then move it to binary in one rename."""
+    if checksum and module.sha256(src) != checksum:
+        module.fail_json(msg="the uv binary transferred to %s does not have the controller's SHA-256" % src,
+                         **failed(result))
+    bindir = os.path.dirname(binary)
+    os.makedirs(bindir, mode=0o755, exist_ok=True)
+    staged = os.path.join(bindir, ".uv.flaskops-new")
+    shutil.copyfile(src, staged)
+    os.chmod(staged, 0o755)
+    rc, out, err = module.run_command([staged, "--version"])
+    got = venv.parse_uv_version(out) if rc == 0 else ""
+    if got != version:
+        os.unlink(staged)
+        module.fail_json(msg="the controller's uv does not run on the host as uv %s: %s" % (
+            version, (err or out).strip()[-500:] or "rc %d" % rc), **failed(result))
+    os.replace(staged, binary)
+
+
+def install_from_index(module, path, version, python, result):
+    if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "pyvenv.cfg")) \
+            and not holds_only_uv(path):
         module.fail_json(msg="%s exists and is not a venv: remove it or choose another python_venv_uv_dir" % path,
-                         **result)
+                         **failed(result))
     commands = venv.uv_install_commands(python, path, version, find_pip_wheel(module, python))
     result.update(changed=True, commands=[argv for argv, dummy in commands])
     if module.check_mode:
@@ -148,11 +252,62 @@ def main():
         rc, out, err = module.run_command(argv, environ_update=dict(env, **extra))
         if rc != 0:
             module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv[:4]), rc, (err or out).strip()[-2000:]),
-                             rc=rc, stdout=out, stderr=err, **result)
-    rc, out, dummy = module.run_command([binary, "--version"])
-    result["version"] = venv.parse_uv_version(out) if rc == 0 else ""
+                             rc=rc, stdout=out, stderr=err, **failed(result))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            version=dict(type="str", required=True),
+            source=dict(type="str", default="auto", choices=list(uv_source.SOURCES)),
+            controller_binary=dict(type="path"),
+            python=dict(type="path", default="/usr/bin/python3"),
+            pip_cache_dir=dict(type="path"),
+            controller=dict(type="dict"),
+            src=dict(type="path"),
+            checksum=dict(type="str"),
+        ),
+        required_by=dict(src="checksum"),
+        supports_check_mode=True,
+    )
+    params = module.params
+    path, version = params["path"], params["version"]
+    binary = os.path.join(path, "bin", "uv")
+    previous = read_version(module, binary)
+    uname = os.uname()
+    host = [uname.sysname, uname.machine]
+    result = dict(changed=False, version=previous, previous_version=previous, binary=binary, commands=[],
+                  source="present", reason="", host_platform=host, transfer=False)
+
+    if params["src"]:
+        result.update(source="controller", reason=(params["controller"] or {}).get("reason") or "copied")
+        if previous != version:
+            put_in_place(module, params["src"], params["checksum"], binary, version, result)
+            result.update(changed=True, version=version)
+        module.exit_json(**result)
+
+    controller = params["controller"] or {}
+    decision, reason = uv_source.decide(
+        params["source"], version, previous, controller.get("binary") or None,
+        controller.get("reason") or "the controller was not searched",
+        (controller.get("system") or "", controller.get("machine") or ""), (host[0], host[1]))
+    result.update(source=decision, reason=reason)
+    if decision == "present":
+        module.exit_json(**result)
+    if decision == "fail":
+        result["source"] = "none"
+        module.fail_json(msg="uv %s cannot be copied from the controller: %s" % (version, reason), **result)
+    if decision == "controller":
+        # The action plugin transfers the binary and calls again with src (in check mode it reports the copy).
+        result.update(changed=True, transfer=True)
+        module.exit_json(**result)
+
+    install_from_index(module, path, version, params["python"], result)
+    result["version"] = read_version(module, binary)
     if result["version"] != version:
-        module.fail_json(msg="uv %s was installed, but %s --version says %r" % (version, binary, out.strip()), **result)
+        result["source"] = "none"
+        module.fail_json(msg="uv %s was installed, but %s --version does not say so" % (version, binary), **result)
     module.exit_json(**result)
 
 

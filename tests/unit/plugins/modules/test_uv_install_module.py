@@ -10,6 +10,7 @@ The stand-in's ``-m venv`` makes a venv whose ``bin/python`` is the stand-in its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -143,3 +144,89 @@ def test_newest_wheel():
                               "/c/setuptools-66.1.1-py3-none-any.whl", "/d/pip-10.0-py3-none-any.whl"]) == (
         "/b/pip-23.0.1-py3-none-any.whl")
     assert venv.newest_wheel([]) is None
+
+
+# --- a binary from the controller (the action plugin's two calls; the plugin itself: action/test_uv_install_action.py)
+
+UV_SCRIPT = "#!/bin/sh\necho 'uv {version} (x86_64-unknown-linux-gnu)'\n"
+
+
+def _controller(binary="/c/bin/uv", machine=None):
+    return {"binary": binary, "reason": "uv 0.13.9 at /c/bin/uv on the controller" if binary else "no uv binary",
+            "system": "Linux", "machine": machine or os.uname().machine}
+
+
+def _transferred(host, text):
+    src = host.tmp / "transferred-uv"
+    src.write_text(text)
+    return str(src), hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_fitting_controller_binary_is_asked_for_and_nothing_else_runs(host):
+    result = run_module(uv_install.main, dict(host.args(), source="auto", controller=_controller()))
+    assert result["transfer"] and result["changed"] and result["source"] == "controller"
+    assert result["reason"] == "uv 0.13.9 at /c/bin/uv on the controller"
+    assert result["host_platform"] == [os.uname().sysname, os.uname().machine]
+    assert host.calls() == [] and not os.path.exists(host.path)
+
+
+def test_a_host_with_the_version_asks_for_no_transfer(host):
+    os.makedirs(host.path + "/bin")
+    with open(host.path + "/bin/uv", "w") as handle:
+        handle.write(UV_SCRIPT.format(version="0.13.9"))
+    os.chmod(host.path + "/bin/uv", 0o755)
+    result = run_module(uv_install.main, dict(host.args(), source="controller", controller=_controller()))
+    assert not result["changed"] and not result["transfer"] and result["source"] == "present"
+
+
+def test_the_transferred_binary_is_put_in_place_after_it_ran(host):
+    src, digest = _transferred(host, UV_SCRIPT.format(version="0.13.9"))
+    result = run_module(uv_install.main, dict(host.args(), source="controller", controller=_controller(), src=src,
+                                              checksum=digest))
+    assert result["changed"] and result["source"] == "controller" and result["version"] == "0.13.9"
+    assert os.listdir(host.path) == ["bin"] and os.listdir(host.path + "/bin") == ["uv"]
+    assert os.stat(host.path + "/bin/uv").st_mode & 0o777 == 0o755
+    assert host.calls() == []  # no interpreter, no pip
+
+
+def test_a_transferred_binary_with_another_checksum_is_refused(host):
+    src, dummy = _transferred(host, UV_SCRIPT.format(version="0.13.9"))
+    result = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=src, checksum="0" * 64))
+    assert "does not have the controller's SHA-256" in result["msg"] and result["source"] == "none"
+    assert not os.path.exists(host.path + "/bin/uv")
+
+
+def test_a_transferred_binary_that_does_not_run_leaves_the_old_one(host):
+    os.makedirs(host.path + "/bin")
+    with open(host.path + "/bin/uv", "w") as handle:
+        handle.write(UV_SCRIPT.format(version="0.12.0"))
+    os.chmod(host.path + "/bin/uv", 0o755)
+    src, digest = _transferred(host, "#!/bin/sh\necho 'cannot execute binary file' >&2\nexit 126\n")
+    result = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=src, checksum=digest))
+    assert "does not run on the host as uv 0.13.9: cannot execute binary file" in result["msg"]
+    assert os.listdir(host.path + "/bin") == ["uv"]
+    assert "0.12.0" in (host.tmp / "uv" / "bin" / "uv").read_text()
+
+
+def test_controller_fails_and_auto_installs_from_the_index_when_the_platforms_differ(host):
+    other = _controller(machine="riscv64")
+    result = run_module_failing(uv_install.main, dict(host.args(), source="controller", controller=other))
+    assert result["msg"].startswith("uv 0.13.9 cannot be copied from the controller: the controller (Linux riscv64)")
+    assert result["source"] == "none" and host.calls() == []
+    result = run_module(uv_install.main, dict(host.args(), source="auto", controller=other))
+    assert result["source"] == "index" and result["changed"] and result["version"] == "0.13.9"
+    assert "differ; installing from the package index" in result["reason"]
+
+
+def test_an_index_install_replaces_a_copy_from_the_controller(host):
+    src, digest = _transferred(host, UV_SCRIPT.format(version="0.12.0"))
+    run_module(uv_install.main, dict(host.args("0.12.0"), controller=_controller(), src=src, checksum=digest))
+    result = run_module(uv_install.main, dict(host.args(), source="index"))
+    assert result["changed"] and result["source"] == "index" and result["previous_version"] == "0.12.0"
+    assert result["version"] == "0.13.9"
+
+
+def test_check_mode_reports_the_copy_and_changes_nothing(host):
+    result = run_module(uv_install.main, dict(host.args(), controller=_controller()), check_mode=True)
+    assert result["changed"] and result["transfer"] and result["source"] == "controller"
+    assert not os.path.exists(host.path)

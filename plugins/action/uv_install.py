@@ -1,0 +1,120 @@
+# Copyright (c) flaskops.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action of flaskops.deploy.uv_install (the documentation is in plugins/modules).
+
+Unless ``source=index``, it looks for a uv binary of the wanted version on the controller and tells the module what it
+found; the module compares with the host (its version, its uname) and decides (module_utils/_uv_source.py). Only when
+the module asks for it is the binary checksummed and transferred into the remote temporary directory, and the module
+called again to put it in place. With ``source=auto``, a copy that fails on the host is followed by an index install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sysconfig
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source as uv_source
+from ansible_collections.flaskops.deploy.plugins.module_utils import _venv as venv
+
+MODULE = "flaskops.deploy.uv_install"
+INTERNAL = ("controller", "src", "checksum")
+
+
+def package_binary() -> str | None:
+    """The binary of the ``uv`` Python package of the controller's interpreter, when it is installed."""
+    try:
+        import uv  # pylint: disable=import-outside-toplevel
+        return uv.find_uv_bin()
+    except Exception:  # pylint: disable=broad-except  # not installed, or its binary is missing
+        return None
+
+
+def binary_version(path: str) -> str:
+    try:
+        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return venv.parse_uv_version(proc.stdout) if proc.returncode == 0 else ""
+
+
+def find_controller_uv(explicit: str | None, wanted: str) -> dict[str, str]:
+    """What the module needs to know of the controller: the binary that fits (or ""), why, and the platform."""
+    explicit = os.path.expanduser(explicit) if explicit else None
+    seen = []
+    binary, reason = None, "no uv binary on the controller"
+    for candidate in uv_source.controller_candidates(explicit, sysconfig.get_path("scripts"), os.environ.get("PATH"),
+                                                     None if explicit else package_binary()):
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        seen.append((candidate, binary_version(candidate)))
+        binary, reason = uv_source.pick_controller_binary(wanted, seen)
+        if binary:
+            break
+    if explicit and not seen:
+        reason = "%s is not an executable file on the controller" % explicit
+    return dict(binary=binary or "", reason=reason, system=platform.system(), machine=platform.machine())
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ActionModule(ActionBase):
+    # The temporary directory is made only when the binary is transferred (a module call with pipelining needs none).
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = dict(self._task.args)
+        given = [name for name in INTERNAL if name in args]
+        if given:
+            result.update(failed=True, source="none",
+                          msg="%s are set by the action plugin, not by a task" % ", ".join(given))
+            return result
+        if args.get("source", "auto") != "index":
+            args["controller"] = find_controller_uv(args.get("controller_binary"), str(args.get("version", "")))
+        first = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        if first.get("failed") or not first.get("transfer"):
+            result.update(first)
+            return result
+
+        local = args["controller"]["binary"]
+        if self._task.check_mode:
+            result.update(first, msg="uv %s would be copied from %s on the controller" % (args["version"], local))
+            return result
+        try:
+            tmpdir = self._make_tmp_path()
+            remote = self._connection._shell.join_path(tmpdir, "uv")
+            self._transfer_file(local, remote)
+            self._fixup_perms2((tmpdir, remote))
+            copied = self._execute_module(module_name=MODULE, task_vars=task_vars,
+                                          module_args=dict(args, src=remote, checksum=sha256(local)))
+        except (AnsibleError, OSError) as exc:
+            copied = dict(first, failed=True, changed=False, transfer=False, source="none",
+                          msg="the transfer of %s to the host failed: %s" % (local, to_native(exc)))
+        finally:
+            if self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+        if copied.get("failed") and args.get("source", "auto") == "auto":
+            why = copied.get("msg", "")
+            without_controller = {k: v for k, v in args.items() if k != "controller"}
+            copied = self._execute_module(module_name=MODULE, task_vars=task_vars,
+                                          module_args=dict(without_controller, source="index"))
+            copied["reason"] = "%s; from the package index instead" % why
+        result.update(copied)
+        return result
