@@ -1,14 +1,13 @@
 # Copyright (c) flaskops.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where uv comes from and which Debian packages the python_venv role installs (module_utils/_uv_source.py), and the
-filter that hands the latter to the role."""
+"""Where uv comes from and which Debian packages the python_venv role installs (module_utils/_uv_source.py; the filter
+that hands the latter to the role: tests/unit/plugins/filter)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.flaskops.deploy.plugins.filter.python_venv_packages import python_venv_packages
 from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source as uv_source
 
 LINUX = ("Linux", "x86_64")
@@ -93,12 +92,3 @@ def test_packages_always_installed_and_build_packages_come_first_without_duplica
     assert uv_source.system_packages(["python3-venv", "git"], "auto", True, ["build-essential"]) == [
         "python3-venv", "git", "build-essential"]
     assert uv_source.system_packages(["git"], "pip", True, ["git", "python3-dev"]) == ["git", "python3-dev", "python3-venv"]
-
-
-def test_the_filter_reads_the_source_of_the_copy():
-    assert python_venv_packages([], "auto", "controller") == []
-    assert python_venv_packages([], "auto", "present") == []
-    assert python_venv_packages([], "auto", "none") == ["python3-venv"]
-    assert python_venv_packages([], "auto") == ["python3-venv"]
-    assert python_venv_packages([], "auto", "controller", ["build-essential"], False) == []
-    assert python_venv_packages([], "auto", "controller", ["build-essential"], "true") == ["build-essential"]
