@@ -75,6 +75,23 @@ def test_plan_applies_the_defaults_and_changes_nothing(tmp_path: t.Any, systemd:
     assert not (tmp_path / "processes.json").exists()
 
 
+def test_plan_and_apply_take_the_host_layout(tmp_path: t.Any, systemd: Systemd) -> None:
+    layout = {"app_name": "hello", "user": "hello", "group": "root", "shared_dir": "/srv/hello/shared",
+              "processes_manifest": str(tmp_path / "processes.json"), "state_file": "/etc/hello/slots/state.json"}
+    args = plan_args(tmp_path, group="root")
+    given = run_module(app_processes.main, args)
+    for key in ("app_name", "user", "group", "shared_dir", "manifest"):
+        del args[key]
+    assert run_module(app_processes.main, dict(args, layout=layout)) == given
+    applied = run_module(app_processes.main, {"action": "apply", "layout": layout, "plan": given["plan"]})
+    assert applied["changed"] is True and (tmp_path / "processes.json").exists()
+    missing = run_module_failing(app_processes.main, {"action": "apply", "layout": {"app_name": "hello"},
+                                                      "plan": given["plan"]})
+    assert missing["msg"] == "action is apply but all of the following are missing: manifest, group"
+    nameless = run_module_failing(app_processes.main, {"action": "validate"})
+    assert nameless["msg"] == "missing required arguments (here or in layout): app_name"
+
+
 def test_plan_refuses_bad_input_naming_it(tmp_path: t.Any, systemd: Systemd) -> None:
     result = run_module_failing(app_processes.main, plan_args(tmp_path, timers=[dict(TICK, name="worker")]))
     assert "app_timers[0] (worker): the name worker is used by app_processes[0]" in result["msg"]
