@@ -22,7 +22,8 @@ description:
     ones with C(state=absent)), reads the manifest of the last run (O(manifest)) and the units' states, and returns
     what to do (RV(plan)). It changes nothing.
   - O(action=retire) stops and disables what the plan removes (process types or jobs no longer declared, instances
-    beyond C(instances)), before the unit files change.
+    beyond C(instances)), before the unit files change. Without O(plan) it makes the plan first, from the options of
+    O(action=plan), and returns RV(units) and RV(plan) as O(action=plan) does.
   - "O(action=apply) runs the plan once the unit files are written: enables the units, restarts the running processes
     whose unit changed (a graceful stop with the type's C(stop_signal), at most C(stop_timeout) seconds, then a start
     on the live release), starts the missing ones and the timers, checks the processes it started are still running
@@ -173,7 +174,7 @@ options:
       - Or a key of O(layout).
     type: path
   plan:
-    description: The RV(plan) of O(action=plan). Required with O(action=retire) and O(action=apply).
+    description: The RV(plan) of O(action=plan). Required with O(action=apply); O(action=retire) makes it when not given.
     type: dict
   settle:
     description: Seconds after which the processes started are checked to be still running.
@@ -219,6 +220,18 @@ EXAMPLES = r"""
     plan: "{{ hello_processes.plan }}"
   when: hello_processes.plan.stop | length > 0
 
+- name: Plan and stop what is removed in one call (the plan's options, no plan)
+  flaskops.deploy.app_processes:
+    action: retire
+    layout: {app_name: hello, user: hello, group: hello, shared_dir: /srv/hello/shared,
+             processes_manifest: /etc/hello/slots/processes.json}
+    processes:
+      - {name: worker, command: "python -m hello_app.worker", instances: 1}
+    release: 4f2a9c1
+    release_dir: /srv/hello/releases/4f2a9c1
+    env_file: /etc/hello/slots/green/env
+  register: hello_processes
+
 - name: Write the units
   ansible.builtin.include_role:
     name: flaskops.deploy.systemd
@@ -241,14 +254,14 @@ problems:
   elements: str
   sample: []
 units:
-  description: With O(action=plan), the units to write or remove (items of the C(flaskops.deploy.systemd) role's
-    C(systemd_units)).
+  description: With O(action=plan) (or O(action=retire) without O(plan)), the units to write or remove (items of the
+    C(flaskops.deploy.systemd) role's C(systemd_units)).
   returned: always
   type: list
   elements: dict
   sample: [{"name": "hello-worker@.service", "hardening": true, "service": {"Type": "exec"}}]
 plan:
-  description: With O(action=plan), what the run does.
+  description: With O(action=plan) (or O(action=retire) without O(plan)), what the run does.
   returned: always
   type: dict
   contains:
@@ -419,12 +432,17 @@ def do_plan(module: AnsibleModule) -> dict[str, t.Any]:
 
 
 def retire(module: AnsibleModule) -> dict[str, t.Any]:
+    planned: dict[str, t.Any] = {}
+    if module.params["plan"] is None:
+        # No plan given: this call makes it (the plan's units and plan are returned as O(action=plan) returns them).
+        planned = do_plan(module)
+        module.params["plan"] = planned["plan"]
     the_plan = module.params["plan"]
     stop = the_plan.get("stop") or []
     lines = ["stop and disable %s" % unit for unit in stop]
     if stop and not module.check_mode:
         systemctl(module, "disable", "--now", "--", *stop)
-    return {"changed": bool(stop), "would": lines}
+    return dict(planned, changed=bool(stop), would=lines)
 
 
 def apply(module: AnsibleModule) -> dict[str, t.Any]:
@@ -481,7 +499,8 @@ def _merge_layout(module: AnsibleModule) -> None:
                                          {"manifest": "processes_manifest"})
     if not params["app_name"]:
         problems.append("missing required arguments (here or in layout): app_name")
-    missing = host_layout.missing(params, REQUIRED_IF.get(params["action"], ()))
+    action = "plan" if params["action"] == "retire" and params["plan"] is None else params["action"]
+    missing = host_layout.missing(params, REQUIRED_IF.get(action, ()))
     if missing:
         problems.append("action is %s but all of the following are missing: %s" % (params["action"], ", ".join(missing)))
     if problems:

@@ -161,6 +161,24 @@ def test_retire_stops_and_disables(tmp_path: t.Any, systemd: Systemd) -> None:
     assert systemd.commands == [["systemctl", "disable", "--now", "--", "hello-worker@2.service"]]
 
 
+def test_retire_without_a_plan_makes_it_and_stops_what_it_removes(tmp_path: t.Any, systemd: Systemd) -> None:
+    plan = run_module(app_processes.main, plan_args(tmp_path))["plan"]
+    run_module(app_processes.main, {"action": "apply", "app_name": "hello", "group": "root",
+                                    "manifest": str(tmp_path / "processes.json"), "plan": plan})
+    systemd.commands.clear()
+    # Nothing removed: the plan of action=plan, and nothing stopped.
+    same = run_module(app_processes.main, plan_args(tmp_path, action="retire"))
+    assert same["changed"] is False and same["would"] == [] and systemd.commands == []
+    assert same["plan"] == run_module(app_processes.main, plan_args(tmp_path))["plan"] and same["units"]
+    # One worker instead of two: the second stops now, before the unit files change.
+    fewer = run_module(app_processes.main, plan_args(tmp_path, action="retire",
+                                                     processes=[dict(WORKER, instances=1)]), check_mode=True)
+    assert fewer["changed"] is True and fewer["would"] == ["stop and disable hello-worker@2.service"]
+    assert fewer["plan"]["stop"] == ["hello-worker@2.service"] and not any(c[1] == "disable" for c in systemd.commands)
+    missing = run_module_failing(app_processes.main, {"action": "retire", "app_name": "hello"})
+    assert missing["msg"].startswith("action is retire but all of the following are missing: release, release_dir")
+
+
 def test_apply_fails_when_a_process_does_not_keep_running(tmp_path: t.Any, systemd: Systemd,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     plan = run_module(app_processes.main, plan_args(tmp_path, timers=[]))["plan"]
