@@ -31,6 +31,7 @@ LAYOUT_SPEC: dict[str, dict[str, t.Any]] = {
     "releases_dir": {"type": "path"},
     "marker": {"type": "str"},
     "built_marker": {"type": "str"},
+    "source_type": {"type": "str", "choices": ["path", "archive", "git"]},
     "shared_dir": {"type": "path"},
     "init_dir": {"type": "path"},
     "static_dir": {"type": "str"},

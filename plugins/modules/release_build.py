@@ -118,9 +118,9 @@ options:
     description:
       - With O(state=unpack), where the code comes from. V(path) and V(archive) are files on the controller (O(src)),
         V(git) a commit of O(git_dir) on the host.
+      - Or a key of O(layout); default V(path) when neither gives it.
     type: str
     choices: [path, archive, git]
-    default: path
   src:
     description:
       - With O(state=unpack) and O(source_type=path) or V(archive), the directory or the archive on the controller.
@@ -1142,7 +1142,7 @@ def gate(module: AnsibleModule) -> dict[str, t.Any]:
 # The options a layout may fill (flaskops.deploy's host layout), with their defaults.
 LAYOUT_OPTIONS = {
     "app_name": None, "user": None, "group": None, "state_file": None, "marker": ".flaskops-release",
-    "built_marker": ".flaskops-built", "server": "", "server_min_version": "", "server_default_package": "",
+    "built_marker": ".flaskops-built", "source_type": "path", "server": "", "server_min_version": "", "server_default_package": "",
     "system_server": False, "static_dir": "auto", "static_link": ".flaskops-static", "init_dir": None,
     "shared_dir": None, "env_dest": None,
 }
@@ -1170,7 +1170,7 @@ def main() -> t.NoReturn:
             layout=dict(type="dict", default={}),
             built_marker=dict(type="str"),
             marker=dict(type="str"),
-            source_type=dict(type="str", default="path", choices=["path", "archive", "git"]),
+            source_type=dict(type="str", choices=["path", "archive", "git"]),
             src=dict(type="path"),
             git_dir=dict(type="path"),
             commit=dict(type="str"),

@@ -18,13 +18,11 @@ import zipfile
 
 import pytest
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.flaskops.deploy.plugins.module_utils._release_build import pack_directory
 from ansible_collections.flaskops.deploy.plugins.modules import release_build
-from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import (
-    run_module,
-    run_module_failing,
-    run_module_output,
-)
+from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module, run_module_failing
 
 
 @pytest.fixture
@@ -592,18 +590,17 @@ def test_live_checks_the_release_the_current_link_points_to_and_changes_nothing(
     assert os.path.isdir(release) and GATE_SECRET not in json.dumps(refused)
 
 
-def test_live_takes_the_host_layout_and_warns_once_per_finding(tmp_path, release, capsys):
+def test_live_takes_the_host_layout_and_warns_once_per_finding(tmp_path, release, monkeypatch):
     check = _live(tmp_path, release)
     layout = {key: check.pop(key) for key in ("app_name", "user", "group")}
     layout.update(slots_dir="/etc/hello/slots", releases_dir="/srv/hello/releases")
     (tmp_path / "etc/env").write_text(GATE_ENV + "FLASK_PREFERRED_URL_SCHEME=http\n")
     check["config"] = dict(check["config"], hints={"preferred-url-scheme-http": "Set it in app_env."})
-    code, result = run_module_output(release_build.main, dict(check, layout=layout), capsys)
-    assert code == 0 and result["release"] == os.path.basename(release)
-    # ansible-core 2.19 returns each warning as a summary with its message; older versions as a string.
-    warnings = [w["event"]["msg"] if isinstance(w, dict) else w for w in result["warnings"]]
-    # (Other tests may leave warnings of their own in the process.)
-    assert len(result["finding_lines"]) == 1 and result["finding_lines"][0] in warnings
+    warnings = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning, *args, **kwargs: warnings.append(warning))
+    result = run_module(release_build.main, dict(check, layout=layout))
+    assert result["release"] == os.path.basename(release)
+    assert len(result["finding_lines"]) == 1 and warnings == result["finding_lines"]
     assert result["finding_lines"][0].startswith("preferred-url-scheme-http (warning): ")
     assert GATE_SECRET not in json.dumps(result)
 
