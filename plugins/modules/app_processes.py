@@ -22,7 +22,8 @@ description:
     ones with C(state=absent)), reads the manifest of the last run (O(manifest)) and the units' states, and returns
     what to do (RV(plan)). It changes nothing.
   - O(action=retire) stops and disables what the plan removes (process types or jobs no longer declared, instances
-    beyond C(instances)), before the unit files change.
+    beyond C(instances)), before the unit files change. Without O(plan) it makes the plan first, from the options of
+    O(action=plan), and returns RV(units) and RV(plan) as O(action=plan) does.
   - "O(action=apply) runs the plan once the unit files are written: enables the units, restarts the running processes
     whose unit changed (a graceful stop with the type's C(stop_signal), at most C(stop_timeout) seconds, then a start
     on the live release), starts the missing ones and the timers, checks the processes it started are still running
@@ -42,15 +43,26 @@ attributes:
   idempotent:
     support: full
 options:
+  layout:
+    description:
+      - "The host layout the app role's calls share: one dict whose keys are options of this module (C(app_name),
+        C(user), C(group), C(shared_dir), C(memory_deny_write_execute); its key C(processes_manifest) is O(manifest)),
+        instead of the same options in every call. An option the call gives wins over the layout's key; a key set to
+        V(null) counts as absent."
+      - Keys this module has no option for are ignored (the other modules of the collection take them); a key no
+        module knows, or a value of the wrong type, fails the call.
+    type: dict
+    default: {}
   action:
     description: What to do; see the description.
     type: str
     default: plan
     choices: [validate, plan, retire, apply]
   app_name:
-    description: The application, the prefix of the units' names.
+    description:
+      - The application, the prefix of the units' names.
+      - Required, here or as a key of O(layout).
     type: str
-    required: true
   processes:
     description: The process types (the app role's C(app_processes)).
     type: list
@@ -135,25 +147,34 @@ options:
     description: The environment file the units read (the live slot's copy). Required with O(action=plan).
     type: path
   user:
-    description: The user the units run as. Required with O(action=plan).
+    description:
+      - The user the units run as. Required with O(action=plan).
+      - Or a key of O(layout).
     type: str
   group:
-    description: The group the units run as, and the group of the manifest. Required with O(action=plan) and
-      O(action=apply).
+    description:
+      - The group the units run as, and the group of the manifest. Required with O(action=plan) and
+        O(action=apply).
+      - Or a key of O(layout).
     type: str
   shared_dir:
-    description: The application's shared directory, writable by every unit. Required with O(action=plan).
+    description:
+      - The application's shared directory, writable by every unit. Required with O(action=plan).
+      - Or a key of O(layout).
     type: path
   memory_deny_write_execute:
-    description: C(MemoryDenyWriteExecute=) of the units.
+    description:
+      - C(MemoryDenyWriteExecute=) of the units.
+      - Or a key of O(layout); default V(true) when neither gives it.
     type: bool
-    default: true
   manifest:
-    description: The file that records the units of the last run and the units that run. Required with O(action=plan)
-      and O(action=apply).
+    description:
+      - The file that records the units of the last run and the units that run. Required with O(action=plan)
+        and O(action=apply).
+      - Or a key of O(layout).
     type: path
   plan:
-    description: The RV(plan) of O(action=plan). Required with O(action=retire) and O(action=apply).
+    description: The RV(plan) of O(action=plan). Required with O(action=apply); O(action=retire) makes it when not given.
     type: dict
   settle:
     description: Seconds after which the processes started are checked to be still running.
@@ -195,9 +216,21 @@ EXAMPLES = r"""
 - name: Stop what is removed, before the unit files change
   flaskops.deploy.app_processes:
     action: retire
-    app_name: hello
+    layout: {app_name: hello, group: hello, processes_manifest: /etc/hello/slots/processes.json}
     plan: "{{ hello_processes.plan }}"
   when: hello_processes.plan.stop | length > 0
+
+- name: Plan and stop what is removed in one call (the plan's options, no plan)
+  flaskops.deploy.app_processes:
+    action: retire
+    layout: {app_name: hello, user: hello, group: hello, shared_dir: /srv/hello/shared,
+             processes_manifest: /etc/hello/slots/processes.json}
+    processes:
+      - {name: worker, command: "python -m hello_app.worker", instances: 1}
+    release: 4f2a9c1
+    release_dir: /srv/hello/releases/4f2a9c1
+    env_file: /etc/hello/slots/green/env
+  register: hello_processes
 
 - name: Write the units
   ansible.builtin.include_role:
@@ -208,9 +241,8 @@ EXAMPLES = r"""
 - name: Start or restart the processes on the live release
   flaskops.deploy.app_processes:
     action: apply
-    app_name: hello
-    group: hello
-    manifest: /etc/hello/slots/processes.json
+    # The same host layout as the retire: its processes_manifest is this call's manifest.
+    layout: {app_name: hello, group: hello, processes_manifest: /etc/hello/slots/processes.json}
     plan: "{{ hello_processes.plan }}"
 """
 
@@ -222,14 +254,14 @@ problems:
   elements: str
   sample: []
 units:
-  description: With O(action=plan), the units to write or remove (items of the C(flaskops.deploy.systemd) role's
-    C(systemd_units)).
+  description: With O(action=plan) (or O(action=retire) without O(plan)), the units to write or remove (items of the
+    C(flaskops.deploy.systemd) role's C(systemd_units)).
   returned: always
   type: list
   elements: dict
   sample: [{"name": "hello-worker@.service", "hardening": true, "service": {"Type": "exec"}}]
 plan:
-  description: With O(action=plan), what the run does.
+  description: With O(action=plan) (or O(action=retire) without O(plan)), what the run does.
   returned: always
   type: dict
   contains:
@@ -295,6 +327,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils._processes import (
     PROCESS_OPTIONS,
     TIMER_OPTIONS,
@@ -399,12 +432,17 @@ def do_plan(module: AnsibleModule) -> dict[str, t.Any]:
 
 
 def retire(module: AnsibleModule) -> dict[str, t.Any]:
+    planned: dict[str, t.Any] = {}
+    if module.params["plan"] is None:
+        # No plan given: this call makes it (the plan's units and plan are returned as O(action=plan) returns them).
+        planned = do_plan(module)
+        module.params["plan"] = planned["plan"]
     the_plan = module.params["plan"]
     stop = the_plan.get("stop") or []
     lines = ["stop and disable %s" % unit for unit in stop]
     if stop and not module.check_mode:
         systemctl(module, "disable", "--now", "--", *stop)
-    return {"changed": bool(stop), "would": lines}
+    return dict(planned, changed=bool(stop), would=lines)
 
 
 def apply(module: AnsibleModule) -> dict[str, t.Any]:
@@ -444,11 +482,38 @@ def apply(module: AnsibleModule) -> dict[str, t.Any]:
     return {"changed": True, "would": lines}
 
 
+# The options a layout may fill (flaskops.deploy's host layout), with their defaults; the layout's key of
+# O(manifest) is ``processes_manifest``.
+LAYOUT_OPTIONS = {"app_name": None, "user": None, "group": None, "shared_dir": None, "memory_deny_write_execute": True,
+                  "manifest": None}
+REQUIRED_IF = {
+    "plan": ("release", "release_dir", "env_file", "user", "group", "shared_dir", "manifest"),
+    "retire": ("plan",),
+    "apply": ("plan", "manifest", "group"),
+}
+
+
+def _merge_layout(module: AnsibleModule) -> None:
+    """Complete the parameters from O(layout), then check what the argument spec cannot check before that."""
+    params, problems = host_layout.merge(module.params, module.params["layout"], LAYOUT_OPTIONS,
+                                         {"manifest": "processes_manifest"})
+    if not params["app_name"]:
+        problems.append("missing required arguments (here or in layout): app_name")
+    action = "plan" if params["action"] == "retire" and params["plan"] is None else params["action"]
+    missing = host_layout.missing(params, REQUIRED_IF.get(action, ()))
+    if missing:
+        problems.append("action is %s but all of the following are missing: %s" % (params["action"], ", ".join(missing)))
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    module.params.update(params)
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "default": "plan", "choices": ["validate", "plan", "retire", "apply"]},
-            "app_name": {"type": "str", "required": True},
+            "layout": {"type": "dict", "default": {}},
+            "app_name": {"type": "str"},
             "processes": {"type": "list", "elements": "dict", "default": [], "options": PROCESS_OPTIONS},
             "timers": {"type": "list", "elements": "dict", "default": [], "options": TIMER_OPTIONS},
             "release": {"type": "str"},
@@ -457,18 +522,14 @@ def main() -> t.NoReturn:
             "user": {"type": "str"},
             "group": {"type": "str"},
             "shared_dir": {"type": "path"},
-            "memory_deny_write_execute": {"type": "bool", "default": True},
+            "memory_deny_write_execute": {"type": "bool"},
             "manifest": {"type": "path"},
             "plan": {"type": "dict"},
             "settle": {"type": "float", "default": 1.0},
         },
-        required_if=[
-            ("action", "plan", ("release", "release_dir", "env_file", "user", "group", "shared_dir", "manifest")),
-            ("action", "retire", ("plan",)),
-            ("action", "apply", ("plan", "manifest", "group")),
-        ],
         supports_check_mode=True,
     )
+    _merge_layout(module)
     action = module.params["action"]
     result = {"validate": validate, "plan": do_plan, "retire": retire, "apply": apply}[action](module)
     result.setdefault("problems", [])

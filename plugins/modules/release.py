@@ -55,6 +55,15 @@ attributes:
     details:
       - O(action=activate) with O(restart=true) flips on every run (a restart runs the release in a fresh slot).
 options:
+  layout:
+    description:
+      - "The host layout the app role's calls share: one dict whose keys are options of this module (C(app_name),
+        C(state_file), C(releases_dir), C(marker), ...), instead of the same options in every call. An option the call
+        gives wins over the layout's key; a key set to V(null) counts as absent."
+      - Keys this module has no option for are ignored (the other modules of the collection take them); a key no
+        module knows, or a value of the wrong type, fails the call.
+    type: dict
+    default: {}
   action:
     description:
       - V(status) reads the state and plans; V(commit) writes the state file; V(prune) removes old releases;
@@ -65,14 +74,14 @@ options:
   app_name:
     description:
       - The application's name, which names the slots' units C(<app_name>@<slot>.service) and C(.socket).
+      - Required, here or as a key of O(layout).
     type: str
-    required: true
   state_file:
     description:
       - The state file, C(/etc/<app_name>/slots/state.json) with the role's defaults.
       - A file that does not exist means no slot was recorded yet.
+      - Required, here or as a key of O(layout).
     type: path
-    required: true
   upstream_file:
     description:
       - nginx's upstream file that the role switches, C(/etc/nginx/flaskops/<app_name>.upstream.conf) with its
@@ -85,11 +94,13 @@ options:
       - The nginx site (the nginx role's C(nginx_site_name)) whose switchable upstream file is read; its path is derived
         from the site name the way M(flaskops.deploy.nginx_upstream) derives it. Mutually exclusive with
         O(upstream_file).
+      - Or a key of O(layout), which O(upstream_file) of the call overrides.
     type: str
   link:
     description:
       - The stable socket link that follows the live slot, C(/run/<app_name>/<app_name>.sock). Only read when there is
         no upstream file.
+      - Or a key of O(layout).
     type: path
   slot_addresses:
     description:
@@ -97,19 +108,20 @@ options:
         V({"blue": "unix:/run/hello/blue.sock", "green": "unix:/run/hello/green.sock"}) or
         V({"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}).'
       - Needed to tell which slot the upstream file or O(link) points at.
+      - Or a key of O(layout); default V({}) when neither gives it.
     type: dict
-    default: {}
   releases_dir:
     description:
       - The directory of the releases, C(/srv/<app_name>/releases). Each subdirectory is a release; it is complete
         when it holds O(marker), failed when a C(<id>.failed) report lies next to it.
       - Required by O(action=prune). With O(action=status) the releases are listed when it is given.
+      - Or a key of O(layout).
     type: path
   marker:
     description:
       - The file that marks a release complete (built, hooks run). Its modification time orders the releases.
+      - Or a key of O(layout); default V(.flaskops-release) when neither gives it.
     type: str
-    default: .flaskops-release
   release_dir:
     description:
       - With O(action=status), the release to plan for; RV(plan) is returned when it is given (or found, see
@@ -129,6 +141,7 @@ options:
     description:
       - The server the slot runs the release with. Required by O(action=commit), and by O(action=status) with
         O(release_dir) when O(fingerprint) is not given.
+      - Or a key of O(layout).
     type: str
     choices: [gunicorn, waitress, uwsgi]
   runtime_files:
@@ -136,14 +149,14 @@ options:
       - The files a slot depends on besides its release (env file, server configuration, unit files), whose SHA-1
         goes into the computed fingerprint. Files that do not exist are left out.
       - Their contents are hashed on the host and never returned.
+      - Or a key of O(layout); default V([]) when neither gives it.
     type: list
     elements: path
-    default: []
   slot_format:
     description:
       - The format of the slots' drop-ins, part of the computed fingerprint.
+      - Or a key of O(layout); default V(1) when neither gives it.
     type: int
-    default: 1
   restart:
     description:
       - With O(action=status) or O(action=activate), plan a flip to a fresh slot even when nothing changed.
@@ -174,6 +187,7 @@ options:
     description:
       - The manifest of the application's background processes and timers (see M(flaskops.deploy.app_processes));
         RV(state.processes_manifest) says whether it exists, so that a run without processes can skip their plan.
+      - Or a key of O(layout).
     type: path
   keep:
     description:
@@ -201,34 +215,45 @@ options:
         plan's next slot and release directory (the plan is made in the same call). Required there.
     type: raw
   config_dir:
-    description: With O(action=activate), the directory of the configuration files. Required there.
+    description:
+      - With O(action=activate), the directory of the configuration files. Required there.
+      - Or a key of O(layout).
     type: path
   config_files:
-    description: With O(action=activate), the files of O(config_dir) the slot gets a copy of. Required there.
+    description:
+      - With O(action=activate), the files of O(config_dir) the slot gets a copy of. Required there.
+      - Or a key of O(layout); default V([]) when neither gives it.
     type: list
     elements: str
-    default: []
   slots_dir:
-    description: With O(action=activate), the directory of the slots' configuration directories. Required there.
+    description:
+      - With O(action=activate), the directory of the slots' configuration directories. Required there.
+      - Or a key of O(layout).
     type: path
   unit_dir:
-    description: The directory of the systemd units (the slots' drop-ins, the single service of earlier versions).
+    description:
+      - The directory of the systemd units (the slots' drop-ins, the single service of earlier versions).
+      - Or a key of O(layout); default V(/etc/systemd/system) when neither gives it.
     type: path
-    default: /etc/systemd/system
   app_root:
-    description: With O(action=activate), the directory of the C(current) and C(previous) links. Required there.
+    description:
+      - With O(action=activate), the directory of the C(current) and C(previous) links. Required there.
+      - Or a key of O(layout).
     type: path
   upstream_dir:
     description: The directory of nginx's upstream files, where O(site)'s is.
     type: path
     default: /etc/nginx/flaskops
   slot_sockets:
-    description: With O(action=activate), each slot's socket path, the target of O(link) (unix sockets only).
+    description:
+      - With O(action=activate), each slot's socket path, the target of O(link) (unix sockets only).
+      - Or a key of O(layout); default V({}) when neither gives it.
     type: dict
-    default: {}
   tmpfiles:
-    description: With O(action=activate), the tmpfiles.d file that recreates O(link) at boot. Required with a
-      switched O(link).
+    description:
+      - With O(action=activate), the tmpfiles.d file that recreates O(link) at boot. Required with a
+        switched O(link).
+      - Or a key of O(layout).
     type: path
   slot_check:
     description:
@@ -291,18 +316,21 @@ EXAMPLES = r"""
 - name: Record the slot that serves the release, after the switch and the check through nginx
   flaskops.deploy.release:
     action: commit
-    app_name: hello
-    state_file: /etc/hello/slots/state.json
-    upstream_file: /etc/nginx/flaskops/hello.upstream.conf
-    slot_addresses:
-      blue: unix:/run/hello/blue.sock
-      green: unix:/run/hello/green.sock
+    # The host layout, the same dict for every call (the options of this call win over its keys).
+    layout:
+      app_name: hello
+      state_file: /etc/hello/slots/state.json
+      site: hello
+      slot_addresses:
+        blue: unix:/run/hello/blue.sock
+        green: unix:/run/hello/green.sock
+      server: gunicorn
+      group: hello
+      releases_dir: /srv/hello/releases
     slot: "{{ hello_release.plan.next }}"
     release_dir: /srv/hello/releases/4f2a9c1
     fingerprint: "{{ hello_release.plan.fingerprint }}"
-    server: gunicorn
     owner: root
-    group: hello
     mode: "0640"
 
 - name: Remove old releases, failed ones first
@@ -669,6 +697,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
     activate,
     activation_steps,
 )
+from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
@@ -963,24 +992,56 @@ def _do_activate(module: AnsibleModule, state: dict[str, t.Any], releases: list[
             _do_prune(module, params["releases_dir"], removal, releases, result)
 
 
+# The options a layout may fill (flaskops.deploy's host layout), with their defaults; ``group`` is the file option.
+LAYOUT_OPTIONS = {
+    "app_name": None, "state_file": None, "site": None, "link": None, "slot_addresses": {}, "releases_dir": None,
+    "marker": ".flaskops-release", "server": None, "runtime_files": [], "slot_format": 1, "processes_manifest": None,
+    "config_dir": None, "config_files": [], "slots_dir": None, "unit_dir": "/etc/systemd/system", "app_root": None,
+    "slot_sockets": {}, "tmpfiles": None, "group": None,
+}
+REQUIRED_IF = {"commit": ("slot", "release_dir", "server"), "prune": ("releases_dir",)}
+
+
+def _merge_layout(module: AnsibleModule) -> None:
+    """Complete the parameters from O(layout), then check what the argument spec cannot check before that."""
+    params, problems = host_layout.merge(module.params, module.params["layout"], LAYOUT_OPTIONS)
+    missing = host_layout.missing(params, ("app_name", "state_file"))
+    if missing:
+        problems.append("missing required arguments (here or in layout): %s" % ", ".join(missing))
+    missing = host_layout.missing(params, REQUIRED_IF.get(params["action"], ()))
+    if missing:
+        problems.append("action is %s but all of the following are missing: %s" % (params["action"], ", ".join(missing)))
+    if module.params["upstream_file"] and module.params["site"]:
+        problems.append("parameters are mutually exclusive: upstream_file|site")
+    if params["upstream_file"]:
+        # The call's own upstream file wins over the layout's site, like any option of the call.
+        params["site"] = None
+    if params["server"] not in (None, "gunicorn", "waitress", "uwsgi"):
+        problems.append("server must be one of gunicorn, waitress, uwsgi, got: %s" % params["server"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    module.params.update(params)
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "default": "status", "choices": ["status", "commit", "prune", "activate"]},
-            "app_name": {"type": "str", "required": True},
-            "state_file": {"type": "path", "required": True},
+            "layout": {"type": "dict", "default": {}},
+            "app_name": {"type": "str"},
+            "state_file": {"type": "path"},
             "upstream_file": {"type": "path"},
             "site": {"type": "str"},
             "link": {"type": "path"},
-            "slot_addresses": {"type": "dict", "default": {}},
+            "slot_addresses": {"type": "dict"},
             "releases_dir": {"type": "path"},
-            "marker": {"type": "str", "default": ".flaskops-release"},
+            "marker": {"type": "str"},
             "release_dir": {"type": "path"},
             "release": {"type": "str"},
             "fingerprint": {"type": "str"},
             "server": {"type": "str", "choices": ["gunicorn", "waitress", "uwsgi"]},
-            "runtime_files": {"type": "list", "elements": "path", "default": []},
-            "slot_format": {"type": "int", "default": 1},
+            "runtime_files": {"type": "list", "elements": "path"},
+            "slot_format": {"type": "int"},
             "restart": {"type": "bool", "default": False},
             "slot": {"type": "str", "choices": list(SLOTS)},
             "rollback_to": {"type": "str"},
@@ -991,12 +1052,12 @@ def main() -> t.NoReturn:
             "prune": {"type": "str", "default": "never", "choices": list(PRUNE_WHEN)},
             "exec_start": {"type": "raw"},
             "config_dir": {"type": "path"},
-            "config_files": {"type": "list", "elements": "str", "default": []},
+            "config_files": {"type": "list", "elements": "str"},
             "slots_dir": {"type": "path"},
-            "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
+            "unit_dir": {"type": "path"},
             "app_root": {"type": "path"},
             "upstream_dir": {"type": "path", "default": "/etc/nginx/flaskops"},
-            "slot_sockets": {"type": "dict", "default": {}},
+            "slot_sockets": {"type": "dict"},
             "tmpfiles": {"type": "path"},
             # Validated against health_check's options (documented there, not repeated here).
             "slot_check": {"type": "dict"},
@@ -1004,11 +1065,10 @@ def main() -> t.NoReturn:
             "drain_timeout": {"type": "int", "default": 60},
             "drain_grace": {"type": "int", "default": 5},
         },
-        required_if=[("action", "commit", ("slot", "release_dir", "server")), ("action", "prune", ("releases_dir",))],
-        mutually_exclusive=[("upstream_file", "site")],
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    _merge_layout(module)
     params = module.params
     action = params["action"]
     unknown = sorted(set(params["slot_addresses"]) - set(SLOTS))

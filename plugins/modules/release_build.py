@@ -57,7 +57,8 @@ description:
     O(config_check), it runs the configuration check of O(state=config) on that release and fails, without changing
     anything, when the check refuses it (the read-only checks of C(validate.yml))."
   - "O(state=gate), O(state=config) and O(state=live) return the findings of a passing configuration check (warnings
-    below O(config.fail_on)) one line each in RV(finding_lines), for the role to print."
+    below O(config.fail_on)) one line each in RV(finding_lines), and issue each line as a warning of the task (shown
+    even when the task is C(no_log))."
   - A directory source is packed without bytecode (C(__pycache__), C(*.pyc)) and without its hidden top-level entries
     (C(.git), C(.venv), C(.env), ...).
 author:
@@ -83,6 +84,15 @@ attributes:
     details:
       - A release that has its built marker is not built again (RV(build) is false).
 options:
+  layout:
+    description:
+      - "The host layout the app role's calls share: one dict whose keys are options of this module (C(app_name),
+        C(state_file), C(releases_dir), C(marker), ...), instead of the same options in every call. An option the call
+        gives wins over the layout's key; a key set to V(null) counts as absent."
+      - Keys this module has no option for are ignored (the other modules of the collection take them); a key no
+        module knows, or a value of the wrong type, fails the call.
+    type: dict
+    default: {}
   state:
     description:
       - The step to run.
@@ -97,20 +107,20 @@ options:
   built_marker:
     description:
       - The name of the file that marks a built release, in O(release_dir).
+      - Or a key of O(layout); default V(.flaskops-built) when neither gives it.
     type: str
-    default: .flaskops-built
   marker:
     description:
       - The name of the file that marks a complete release, in O(release_dir) (read only).
+      - Or a key of O(layout); default V(.flaskops-release) when neither gives it.
     type: str
-    default: .flaskops-release
   source_type:
     description:
       - With O(state=unpack), where the code comes from. V(path) and V(archive) are files on the controller (O(src)),
         V(git) a commit of O(git_dir) on the host.
+      - Or a key of O(layout); default V(path) when neither gives it.
     type: str
     choices: [path, archive, git]
-    default: path
   src:
     description:
       - With O(state=unpack) and O(source_type=path) or V(archive), the directory or the archive on the controller.
@@ -143,6 +153,7 @@ options:
   shared_dir:
     description:
       - The directory the O(links) point into, C(<app_root>/shared).
+      - Or a key of O(layout).
     type: path
   release:
     description:
@@ -152,24 +163,24 @@ options:
     description:
       - With O(state=finish), the distribution name of the application server the slots run (C(gunicorn), ...). Empty
         skips the server check.
+      - Or a key of O(layout); default V("") when neither gives it.
     type: str
-    default: ""
   server_min_version:
     description:
       - The oldest version of O(server) the slots can run. Empty accepts any version.
+      - Or a key of O(layout); default V("") when neither gives it.
     type: str
-    default: ""
   server_default_package:
     description:
       - What the role installs when the requirements do not pin O(server), named in the error message.
+      - Or a key of O(layout); default V("") when neither gives it.
     type: str
-    default: ""
   system_server:
     description:
       - "O(server) comes from the distribution's packages, not from the venv: check the venv runs the same Python as
         C(/usr/bin/python3) instead of its version."
+      - Or a key of O(layout); default V(false) when neither gives it.
     type: bool
-    default: false
   compile:
     description:
       - With O(state=finish), compile the release's bytecode (without the venv's, which the installer compiled).
@@ -179,8 +190,8 @@ options:
     description:
       - With O(state=static), C(app_static_dir) of the C(flaskops.deploy.app) role - V(auto), empty, or a directory
         relative to the release.
+      - Or a key of O(layout); default V(auto) when neither gives it.
     type: str
-    default: auto
   static_folder:
     description:
       - With O(state=static), the absolute path of the static folder the application declares (empty when unknown).
@@ -195,8 +206,8 @@ options:
   static_link:
     description:
       - With O(state=static), the name of the link nginx serves in the release.
+      - Or a key of O(layout); default V(.flaskops-static) when neither gives it.
     type: str
-    default: .flaskops-static
   init_hooks:
     description:
       - With O(state=hooks), commands run once per host, each a string or a dict with C(cmd) and C(creates) (a path,
@@ -213,6 +224,7 @@ options:
   init_dir:
     description:
       - With O(state=hooks), where the markers of the init hooks are.
+      - Or a key of O(layout).
     type: path
   env_file:
     description:
@@ -238,20 +250,24 @@ options:
   env_dest:
     description:
       - With O(state=env), the slots' environment file; it gets O(env_file)'s content, owner, group and mode.
+      - Or a key of O(layout).
     type: path
   user:
     description:
       - With O(state=hooks), the user the hooks run as.
+      - Or a key of O(layout).
     type: str
   group:
     description:
       - With O(state=hooks), the group the hooks run as.
       - With O(state=stage_env), the group of O(env_file).
+      - Or a key of O(layout).
     type: str
   app_name:
     description:
       - With O(state=hooks), the application's name, in the description of the hooks' transient units.
       - With O(state=live), the application's name, in the messages.
+      - Or a key of O(layout).
     type: str
   build:
     description:
@@ -268,6 +284,7 @@ options:
     description:
       - With O(state=gate), the slots' state file; whether it exists (a release is live) is said when the
         configuration is refused.
+      - Or a key of O(layout).
     type: path
   config_check:
     description:
@@ -401,9 +418,12 @@ EXAMPLES = r"""
   flaskops.deploy.release_build:
     state: live
     release_dir: /srv/hello/current
-    app_name: hello
-    user: hello
-    group: hello
+    # The host layout the app role passes to every call (options of this module; keys it has none for are ignored).
+    layout:
+      app_name: hello
+      user: hello
+      group: hello
+      slots_dir: /etc/hello/slots
     env_file: /etc/hello/env
     config_check: true
     config:
@@ -413,11 +433,6 @@ EXAMPLES = r"""
       hints:
         debug-enabled: Remove FLASK_DEBUG from app_env.
   register: hello_live
-
-- name: Show the warnings of the passing config check
-  ansible.builtin.debug:
-    msg: "{{ hello_live.finding_lines }}"
-  when: hello_live.finding_lines | length > 0
 """
 
 RETURN = r"""
@@ -515,7 +530,7 @@ findings:
 finding_lines:
   description: With O(state=gate), O(state=config) or O(state=live), the findings of a passing configuration check,
     one line each - the rule id, the severity, the message, the fix and the hint of O(config.hints) (else
-    O(config.hint_skip)). Empty when the check did not run or found nothing.
+    O(config.hint_skip)). Empty when the check did not run or found nothing. Each line is also a warning of the task.
   returned: state=gate, state=config or state=live, success
   type: list
   elements: str
@@ -552,6 +567,7 @@ import zipfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_facts
+from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import (
     RULE_IDS,
@@ -1123,6 +1139,27 @@ def gate(module: AnsibleModule) -> dict[str, t.Any]:
     )
 
 
+# The options a layout may fill (flaskops.deploy's host layout), with their defaults.
+LAYOUT_OPTIONS = {
+    "app_name": None, "user": None, "group": None, "state_file": None, "marker": ".flaskops-release",
+    "built_marker": ".flaskops-built", "source_type": "path", "server": "", "server_min_version": "", "server_default_package": "",
+    "system_server": False, "static_dir": "auto", "static_link": ".flaskops-static", "init_dir": None,
+    "shared_dir": None, "env_dest": None,
+}
+
+
+def _merge_layout(module: AnsibleModule) -> None:
+    """Complete the parameters from O(layout), then check what the argument spec cannot check before that."""
+    params, problems = host_layout.merge(module.params, module.params["layout"], LAYOUT_OPTIONS)
+    if params["state"] == "gate":
+        missing = host_layout.missing(params, ("release", "env_file", "env_dest", "user", "group", "app_name"))
+        if missing:
+            problems.append("state is gate but all of the following are missing: %s" % ", ".join(missing))
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    module.params.update(params)
+
+
 def main() -> t.NoReturn:
     module = AnsibleModule(
         argument_spec=dict(
@@ -1130,9 +1167,10 @@ def main() -> t.NoReturn:
                        choices=["prepare", "unpack", "finish", "static", "hooks", "stage_env", "env", "failed", "gate", "config",
                                 "live"]),
             release_dir=dict(type="path", required=True),
-            built_marker=dict(type="str", default=".flaskops-built"),
-            marker=dict(type="str", default=".flaskops-release"),
-            source_type=dict(type="str", default="path", choices=["path", "archive", "git"]),
+            layout=dict(type="dict", default={}),
+            built_marker=dict(type="str"),
+            marker=dict(type="str"),
+            source_type=dict(type="str", choices=["path", "archive", "git"]),
             src=dict(type="path"),
             git_dir=dict(type="path"),
             commit=dict(type="str"),
@@ -1142,15 +1180,15 @@ def main() -> t.NoReturn:
             )),
             shared_dir=dict(type="path"),
             release=dict(type="str"),
-            server=dict(type="str", default=""),
-            server_min_version=dict(type="str", default=""),
-            server_default_package=dict(type="str", default=""),
-            system_server=dict(type="bool", default=False),
+            server=dict(type="str"),
+            server_min_version=dict(type="str"),
+            server_default_package=dict(type="str"),
+            system_server=dict(type="bool"),
             compile=dict(type="bool", default=True),
-            static_dir=dict(type="str", default="auto"),
+            static_dir=dict(type="str"),
             static_folder=dict(type="str", default=""),
             config_checked=dict(type="bool", default=True),
-            static_link=dict(type="str", default=".flaskops-static"),
+            static_link=dict(type="str"),
             init_hooks=dict(type="list", elements="raw", default=[]),
             pre_activate_hooks=dict(type="list", elements="str", default=[]),
             init_dir=dict(type="path"),
@@ -1179,9 +1217,9 @@ def main() -> t.NoReturn:
                 hint_skip=dict(type="str", default=""),
             )),
         ),
-        required_if=[("state", "gate", ("release", "env_file", "env_dest", "user", "group", "app_name"))],
         supports_check_mode=True,
     )
+    _merge_layout(module)
     step = {"prepare": prepare, "unpack": unpack, "finish": finish, "static": static, "hooks": hooks,
             "stage_env": stage_env, "env": env, "failed": failed, "gate": gate, "config": config, "live": live}[
         module.params["state"]]
@@ -1189,6 +1227,8 @@ def main() -> t.NoReturn:
         module.fail_json(msg="the configuration check needs config.app")
     started = time.monotonic()
     result = step(module)
+    for line in result.get("finding_lines") or []:
+        module.warn(line)
     module.exit_json(duration=round(time.monotonic() - started, 3), **result)
 
 

@@ -108,6 +108,6 @@ def test_the_playbooks_use_the_entry_points():
 
 
 def test_reachability_follows_includes_and_imports():
-    assert {"converge.yml", "release.yml", "release_git.yml", "activate.yml"} <= reachable("deploy.yml")
+    assert {"converge.yml", "release.yml", "activate.yml", "processes.yml"} <= reachable("deploy.yml")
     assert "release.yml" not in reachable("restart.yml")
     assert pathlib.Path(ROLE / "tasks" / "restart.yml").is_file()

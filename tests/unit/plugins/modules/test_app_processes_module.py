@@ -75,6 +75,23 @@ def test_plan_applies_the_defaults_and_changes_nothing(tmp_path: t.Any, systemd:
     assert not (tmp_path / "processes.json").exists()
 
 
+def test_plan_and_apply_take_the_host_layout(tmp_path: t.Any, systemd: Systemd) -> None:
+    layout = {"app_name": "hello", "user": "hello", "group": "root", "shared_dir": "/srv/hello/shared",
+              "processes_manifest": str(tmp_path / "processes.json"), "state_file": "/etc/hello/slots/state.json"}
+    args = plan_args(tmp_path, group="root")
+    given = run_module(app_processes.main, args)
+    for key in ("app_name", "user", "group", "shared_dir", "manifest"):
+        del args[key]
+    assert run_module(app_processes.main, dict(args, layout=layout)) == given
+    applied = run_module(app_processes.main, {"action": "apply", "layout": layout, "plan": given["plan"]})
+    assert applied["changed"] is True and (tmp_path / "processes.json").exists()
+    missing = run_module_failing(app_processes.main, {"action": "apply", "layout": {"app_name": "hello"},
+                                                      "plan": given["plan"]})
+    assert missing["msg"] == "action is apply but all of the following are missing: manifest, group"
+    nameless = run_module_failing(app_processes.main, {"action": "validate"})
+    assert nameless["msg"] == "missing required arguments (here or in layout): app_name"
+
+
 def test_plan_refuses_bad_input_naming_it(tmp_path: t.Any, systemd: Systemd) -> None:
     result = run_module_failing(app_processes.main, plan_args(tmp_path, timers=[dict(TICK, name="worker")]))
     assert "app_timers[0] (worker): the name worker is used by app_processes[0]" in result["msg"]
@@ -142,6 +159,24 @@ def test_retire_stops_and_disables(tmp_path: t.Any, systemd: Systemd) -> None:
                                              "plan": {"stop": ["hello-worker@2.service"]}})
     assert result["changed"] is True
     assert systemd.commands == [["systemctl", "disable", "--now", "--", "hello-worker@2.service"]]
+
+
+def test_retire_without_a_plan_makes_it_and_stops_what_it_removes(tmp_path: t.Any, systemd: Systemd) -> None:
+    plan = run_module(app_processes.main, plan_args(tmp_path))["plan"]
+    run_module(app_processes.main, {"action": "apply", "app_name": "hello", "group": "root",
+                                    "manifest": str(tmp_path / "processes.json"), "plan": plan})
+    systemd.commands.clear()
+    # Nothing removed: the plan of action=plan, and nothing stopped.
+    same = run_module(app_processes.main, plan_args(tmp_path, action="retire"))
+    assert same["changed"] is False and same["would"] == [] and systemd.commands == []
+    assert same["plan"] == run_module(app_processes.main, plan_args(tmp_path))["plan"] and same["units"]
+    # One worker instead of two: the second stops now, before the unit files change.
+    fewer = run_module(app_processes.main, plan_args(tmp_path, action="retire",
+                                                     processes=[dict(WORKER, instances=1)]), check_mode=True)
+    assert fewer["changed"] is True and fewer["would"] == ["stop and disable hello-worker@2.service"]
+    assert fewer["plan"]["stop"] == ["hello-worker@2.service"] and not any(c[1] == "disable" for c in systemd.commands)
+    missing = run_module_failing(app_processes.main, {"action": "retire", "app_name": "hello"})
+    assert missing["msg"].startswith("action is retire but all of the following are missing: release, release_dir")
 
 
 def test_apply_fails_when_a_process_does_not_keep_running(tmp_path: t.Any, systemd: Systemd,

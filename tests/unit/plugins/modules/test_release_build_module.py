@@ -18,6 +18,8 @@ import zipfile
 
 import pytest
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.flaskops.deploy.plugins.module_utils._release_build import pack_directory
 from ansible_collections.flaskops.deploy.plugins.modules import release_build
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module, run_module_failing
@@ -586,6 +588,21 @@ def test_live_checks_the_release_the_current_link_points_to_and_changes_nothing(
     assert refused["msg"].startswith("The live release %s of hello is refused" % os.path.basename(release))
     assert "not activated" not in refused["msg"] and "Remove FLASK_DEBUG from app_env." in refused["msg"]
     assert os.path.isdir(release) and GATE_SECRET not in json.dumps(refused)
+
+
+def test_live_takes_the_host_layout_and_warns_once_per_finding(tmp_path, release, monkeypatch):
+    check = _live(tmp_path, release)
+    layout = {key: check.pop(key) for key in ("app_name", "user", "group")}
+    layout.update(slots_dir="/etc/hello/slots", releases_dir="/srv/hello/releases")
+    (tmp_path / "etc/env").write_text(GATE_ENV + "FLASK_PREFERRED_URL_SCHEME=http\n")
+    check["config"] = dict(check["config"], hints={"preferred-url-scheme-http": "Set it in app_env."})
+    warnings = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning, *args, **kwargs: warnings.append(warning))
+    result = run_module(release_build.main, dict(check, layout=layout))
+    assert result["release"] == os.path.basename(release)
+    assert len(result["finding_lines"]) == 1 and warnings == result["finding_lines"]
+    assert result["finding_lines"][0].startswith("preferred-url-scheme-http (warning): ")
+    assert GATE_SECRET not in json.dumps(result)
 
 
 def test_live_fails_with_a_clear_message_when_no_release_is_live(tmp_path, release):

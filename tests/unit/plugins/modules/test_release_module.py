@@ -150,6 +150,35 @@ def test_status_of_a_fresh_host_plans_the_first_deploy(host: Layout) -> None:
                                        "hello@blue.socket", "hello@green.service", "hello@green.socket"]]
 
 
+def test_status_takes_the_host_layout_and_the_call_options_win(host: Layout) -> None:
+    r1 = host.add_release("r1", 100)
+    given = run(host.args(release_dir=r1, fingerprint="fp-r1"))
+    layout = dict(host.args(), site="hello", tmpfiles="/etc/tmpfiles.d/flaskops-hello.conf", user="hello",
+                  built_marker=".flaskops-built")
+    # The call's upstream file wins over the layout's site (which names another file).
+    del layout["upstream_file"]
+    from_layout = run({"layout": layout, "upstream_file": host.upstream_file, "release_dir": r1, "fingerprint": "fp-r1"})
+    assert from_layout == given
+    # The call's app_name wins: the units read are another application's.
+    run({"layout": layout, "app_name": "other", "upstream_file": host.upstream_file})
+    assert "other@blue.service" in host.systemctl_calls()[-1]
+
+
+def test_a_bad_layout_or_a_required_option_missing_from_both_fails_naming_it(host: Layout) -> None:
+    missing = run_failing({"layout": {"app_name": "hello"}})
+    assert missing["msg"] == "missing required arguments (here or in layout): state_file"
+    layout = dict(host.args(), site="hello")
+    del layout["upstream_file"]
+    unknown = run_failing({"layout": dict(layout, state_fil="/x", upstream_file=host.upstream_file)})
+    assert unknown["msg"].startswith("layout has unknown keys: state_fil, upstream_file (known: app_name, app_root, ")
+    typed = run_failing({"layout": dict(layout, slot_format="two")})
+    assert "slot_format" in typed["msg"]
+    prune = run_failing({"action": "prune", "app_name": "hello", "state_file": host.state_file})
+    assert prune["msg"] == "action is prune but all of the following are missing: releases_dir"
+    both = run_failing(host.args(site="hello"))
+    assert both["msg"] == "parameters are mutually exclusive: upstream_file|site"
+
+
 def test_status_same_release_does_not_flip(host: Layout) -> None:
     r1 = host.add_release("r1", 100)
     host.record("blue", blue="r1")

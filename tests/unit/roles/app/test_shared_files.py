@@ -1,7 +1,7 @@
 # Copyright (c) flaskops.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""app_shared_files as the app role passes them to flaskops.deploy.config_files (tasks/layout.yml: base, defaults and
+"""app_shared_files as the app role passes them to flaskops.deploy.config_files (tasks/converge.yml: base, defaults and
 parents): the entries the module plans from them."""
 
 from __future__ import annotations
