@@ -30,6 +30,10 @@ ALLOWED = {
 }
 SECTIONS = ("block", "rescue", "always")
 SET_FACT = ("set_fact", "ansible.builtin.set_fact", "ansible.legacy.set_fact")
+# Modules whose one argument is a string (a command line, a file to include, a message).
+FREE_FORM = ("ansible.builtin.command", "ansible.builtin.shell", "ansible.builtin.include_tasks",
+             "ansible.builtin.import_tasks", "ansible.builtin.import_playbook", "ansible.builtin.meta",
+             "ansible.builtin.raw", "ansible.builtin.script", "ansible.builtin.include_vars")
 
 
 def _walk(tasks):
@@ -181,3 +185,16 @@ def test_the_hooks_of_earlier_versions_are_caught():
         ("Run the pre-activation hooks in the new release", ["__app_env"]),
         ("A token given directly", ["vault_api_token"]),
     ]
+
+
+def test_no_task_takes_its_arguments_from_a_template():
+    """``args: "{{ ... }}"`` makes ansible-core warn on every run ("Using a template for task args is unsafe"): a task
+    lists its module's arguments, or the module takes a dict option of its own (the app role's ``layout``)."""
+    files, plays = task_files()
+    templated = [(str(path.relative_to(ROOT)), task.get("name", ""))
+                 for path, is_play in [(f, False) for f in files] + [(p, True) for p in plays]
+                 for task in _tasks_of(path, is_play)
+                 if isinstance(task.get("args"), str) or any(isinstance(value, str) and value.strip().startswith("{{")
+                                                            and key.startswith(("flaskops.deploy.", "ansible.builtin."))
+                                                            and key not in FREE_FORM for key, value in task.items())]
+    assert templated == []
