@@ -191,10 +191,11 @@ def test_no_task_takes_its_arguments_from_a_template():
     """``args: "{{ ... }}"`` makes ansible-core warn on every run ("Using a template for task args is unsafe"): a task
     lists its module's arguments, or the module takes a dict option of its own (the app role's ``layout``)."""
     files, plays = task_files()
-    templated = [(str(path.relative_to(ROOT)), task.get("name", ""))
-                 for path, is_play in [(f, False) for f in files] + [(p, True) for p in plays]
-                 for task in _tasks_of(path, is_play)
-                 if isinstance(task.get("args"), str) or any(isinstance(value, str) and value.strip().startswith("{{")
-                                                            and key.startswith(("flaskops.deploy.", "ansible.builtin."))
-                                                            and key not in FREE_FORM for key, value in task.items())]
+    templated = []
+    for path, is_play in [(f, False) for f in files] + [(p, True) for p in plays]:
+        for task in _tasks_of(path, is_play):
+            splat = [key for key, value in task.items() if key.startswith(("flaskops.deploy.", "ansible.builtin."))
+                     and key not in FREE_FORM and isinstance(value, str) and value.strip().startswith("{{")]
+            if isinstance(task.get("args"), str) or splat:
+                templated.append((str(path.relative_to(ROOT)), task.get("name", "")))
     assert templated == []

@@ -28,7 +28,7 @@ def test_without_a_layout_the_defaults_apply():
 
 
 def test_a_key_set_to_none_counts_as_absent():
-    merged, _ = host_layout.merge({"marker": None}, {"marker": None}, {"marker": ".flaskops-release"})
+    merged, dummy = host_layout.merge({"marker": None}, {"marker": None}, {"marker": ".flaskops-release"})
     assert merged == {"marker": ".flaskops-release"}
 
 
@@ -38,7 +38,7 @@ def test_values_are_converted_to_the_option_type():
 
 
 def test_a_wrong_type_and_an_unknown_key_are_problems():
-    _, problems = host_layout.merge({"slot_format": None}, {"slot_format": "two", "state_fil": "/x"}, {"slot_format": 1})
+    dummy, problems = host_layout.merge({"slot_format": None}, {"slot_format": "two", "state_fil": "/x"}, {"slot_format": 1})
     assert problems[0].startswith("layout has unknown keys: state_fil (known: ")
     assert len(problems) == 2 and "slot_format" in problems[1]
 
