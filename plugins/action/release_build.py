@@ -4,13 +4,16 @@
 
 """Action of flaskops.deploy.release_build (the documentation is in plugins/modules).
 
-For ``state=unpack`` from a directory or an archive on the controller, it asks the host whether the release has to be
-built (``state=prepare``); only then it packs the directory (without bytecode and hidden top-level entries), transfers
-the file into the remote temporary directory, runs the module on it and removes both copies. Every other call goes to the module as it is.
+For ``state=unpack`` from a directory or an archive on the controller: a small source (module_utils/_release_build.py,
+``inline_source``) is packed (without bytecode and hidden top-level entries) and goes inside the module's arguments, so
+that one call to the host unpacks it or finds the release built. A bigger one waits for the host to say whether the
+release has to be built (``state=prepare``); only then it is packed, transferred into the remote temporary directory,
+unpacked by the module, and both copies are removed. Every other call goes to the module as it is.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 
@@ -28,6 +31,30 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
+    def _inline_source(self, source_type, src):
+        """(the source's path on the controller, its packed bytes) when it is small enough to go inside the module's
+        arguments, else None (a source not found too: the host may have the release built already)."""
+        source = preflight.resolve_source(source_type, src, lambda needle: find_archive(self, needle))
+        if source is None:
+            return None
+        if source_type == "archive":
+            if not os.path.isfile(source) or not rb.inline_source(0, os.path.getsize(source)):
+                return None
+            with open(source, "rb") as handle:
+                return source, handle.read()
+        if not os.path.isdir(source) or not rb.inline_source(rb.source_size(source, rb.source_members(source))):
+            return None
+        handle, local_tmp = tempfile.mkstemp(prefix="flaskops-release-", suffix=".tar.gz")
+        os.close(handle)
+        try:
+            rb.pack_directory(source, local_tmp)
+            if not rb.inline_source(0, os.path.getsize(local_tmp)):
+                return None
+            with open(local_tmp, "rb") as archive:
+                return source, archive.read()
+        finally:
+            os.unlink(local_tmp)
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
@@ -35,6 +62,12 @@ class ActionModule(ActionBase):
         source_type = args.get("source_type", "path")
         if args.get("state") != "unpack" or source_type == "git" or self._task.check_mode:
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            return result
+
+        inline = self._inline_source(source_type, args.get("src") or "")
+        if inline is not None:
+            result.update(self._execute_module(module_name=MODULE, task_vars=task_vars, module_args=dict(
+                args, src=inline[0], src_content=base64.b64encode(inline[1]).decode("ascii"))))
             return result
 
         # The source goes to the host only when the release has to be built there (it has neither marker).

@@ -25,6 +25,7 @@ import json
 import os
 import posixpath
 import re
+import stat
 import tarfile
 import typing as t
 
@@ -83,6 +84,31 @@ def pack_directory(source: str, dest: str) -> int:
         for member in members:
             archive.add(os.path.join(source, member), arcname=member, recursive=False, filter=_root_owned)
     return len(members)
+
+
+# A source this small travels inside the module's arguments: one call to the host unpacks it, or finds the release
+# built and ignores it. A bigger one is packed and transferred as a file only once the host said the release has to
+# be built (the files of a directory before packing, then the packed archive).
+INLINE_SOURCE_LIMIT = 4 << 20
+INLINE_ARCHIVE_LIMIT = 1 << 20
+
+
+def source_size(root: str, members: t.Sequence[str]) -> int:
+    """The bytes of the regular files among ``members`` of ``root`` (links and directories count nothing)."""
+    total = 0
+    for member in members:
+        info = os.lstat(os.path.join(root, member))
+        if stat.S_ISREG(info.st_mode):
+            total += info.st_size
+    return total
+
+
+def inline_source(source_bytes: int | None, archive_bytes: int | None = None) -> bool:
+    """Whether a source goes inside the module's arguments: its files (a directory's, before packing) and its
+    archive (once packed, or the user's archive) are both within the limits; an unknown size never does."""
+    if source_bytes is None or source_bytes > INLINE_SOURCE_LIMIT:
+        return False
+    return archive_bytes is None or archive_bytes <= INLINE_ARCHIVE_LIMIT
 
 
 def archive_member_problem(name: str, link_target: str | None = None) -> str | None:

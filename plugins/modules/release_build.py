@@ -125,6 +125,13 @@ options:
     description:
       - With O(state=unpack) and O(source_type=path) or V(archive), the directory or the archive on the controller.
     type: path
+  src_content:
+    description:
+      - Set by the action plugin, not by a task. A source of up to 4 MiB of files (1 MiB packed) travels as its
+        base64-encoded archive in this option, in the same call that finds the release built or unpacks it; O(src)
+        still names it on the controller. A bigger source is transferred as a file once the host said the release has
+        to be built.
+    type: str
   git_dir:
     description:
       - With O(source_type=git), the bare repository on the host.
@@ -557,6 +564,7 @@ import json
 import os
 import pwd
 import shlex
+import base64
 import shutil
 import stat
 import tarfile
@@ -680,13 +688,19 @@ def _unpack(module: AnsibleModule) -> dict[str, t.Any]:
         return dict(changed=True, msg="Check mode: %s would be unpacked into %s." % (what, release_dir))
     if not os.path.isdir(release_dir):
         module.fail_json(msg="%s does not exist: run state=prepare first" % release_dir)
+    # A small source came inside the arguments (src_content, from the action plugin); src names it on the controller.
+    archive = params["src"]
+    if source_type != "git" and params["src_content"]:
+        archive = os.path.join(module.tmpdir, "source.archive")
+        with open(archive, "wb") as handle:
+            handle.write(base64.b64decode(params["src_content"]))
     if source_type == "git":
         count = _export_git(module, params["git_dir"], params["commit"], release_dir)
-    elif zipfile.is_zipfile(params["src"]):
-        count = _extract_zip(module, params["src"], release_dir)
+    elif zipfile.is_zipfile(archive):
+        count = _extract_zip(module, archive, release_dir)
     else:
         try:
-            count = _extract_tar(module, params["src"], release_dir)
+            count = _extract_tar(module, archive, release_dir)
         except tarfile.TarError as exc:
             module.fail_json(msg="%s is neither a tar nor a zip archive: %s" % (params["src"], exc))
     real_release = os.path.realpath(release_dir)
@@ -1196,6 +1210,7 @@ def main() -> t.NoReturn:
             failed_in=dict(type="str"),
             failed_result=dict(type="dict"),
             env_content=dict(type="str", no_log=True),
+            src_content=dict(type="str", no_log=True),
             env_dest=dict(type="path"),
             user=dict(type="str"),
             group=dict(type="str"),

@@ -83,3 +83,32 @@ def test_a_built_release_is_neither_packed_nor_transferred_again(run, tmp_path):
     assert out["build"] is False and out["prepare"] is True and out["changed"] is False
     assert out["msg"] == "release %s is built already" % release
     assert os.listdir(release) == [".flaskops-built"]
+
+
+def transferred(output):
+    """The source archives put on the host as files (-vvv prints each PUT)."""
+    return [line for line in output.splitlines() if " PUT " in line and line.rstrip().endswith("/source.archive")]
+
+
+def test_a_small_source_goes_inside_the_arguments_a_big_one_as_a_file(run, source, tmp_path, monkeypatch):
+    """One call to the host for a small source (no file transferred, no temporary directory); a source above the limit
+    is transferred as a file once the host said the release has to be built. Either way the same release results."""
+    monkeypatch.setenv("ANSIBLE_VERBOSITY", "3")
+    small = _release(tmp_path)
+    proc, out = run({"state": "unpack", "release_dir": small, "src": str(source)})
+    assert proc.returncode == 0 and not out.get("failed"), proc.stdout + proc.stderr
+    assert out["msg"] == "4 files of %s unpacked into %s" % (source, small)
+    assert not transferred(proc.stdout), "a small source is not transferred as a file"
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in proc.stdout or "src_content" not in proc.stdout
+
+    big_source = tmp_path / "big"
+    big_source.mkdir()
+    (big_source / "wsgi.py").write_text("app = None\n")
+    (big_source / "data.bin").write_bytes(os.urandom(5 << 20))  # above the 4 MiB of files that go inline
+    big = str(tmp_path / "releases" / "r2")
+    os.makedirs(big)
+    proc, out = run({"state": "unpack", "release_dir": big, "src": str(big_source)})
+    assert proc.returncode == 0 and not out.get("failed"), proc.stdout[-3000:]
+    assert out["msg"] == "2 files of %s unpacked into %s" % (big_source, big)
+    assert transferred(proc.stdout), "a big source is transferred as a file"
+    assert os.path.getsize(os.path.join(big, "data.bin")) == 5 << 20

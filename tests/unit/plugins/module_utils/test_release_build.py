@@ -230,3 +230,15 @@ def test_finding_lines_give_one_line_per_finding_with_its_hint():
         "csrf-missing (warning): No CSRF. Fix: Add CSRF. Or skip the rule.",
     ]
     assert rb.finding_lines([], {}, "") == []
+
+
+def test_which_sources_go_inside_the_arguments(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "a.py").write_bytes(b"x" * 1000)
+    (tmp_path / "wsgi.py").write_bytes(b"y" * 24)
+    os.symlink("wsgi.py", str(tmp_path / "link.py"))
+    assert rb.source_size(str(tmp_path), ["app", "app/a.py", "wsgi.py", "link.py"]) == 1024
+    assert rb.inline_source(1024) and rb.inline_source(rb.INLINE_SOURCE_LIMIT, rb.INLINE_ARCHIVE_LIMIT)
+    assert not rb.inline_source(rb.INLINE_SOURCE_LIMIT + 1)
+    assert not rb.inline_source(10, rb.INLINE_ARCHIVE_LIMIT + 1)
+    assert not rb.inline_source(None)
