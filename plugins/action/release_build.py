@@ -20,6 +20,7 @@ import tempfile
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.flaskops.deploy.plugins.action.preflight_source import find_archive
+from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils import _preflight as preflight
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 
@@ -59,7 +60,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         args = dict(self._task.args)
-        source_type = args.get("source_type", "path")
+        # The module takes source_type from the layout too (module_utils/_host_layout.py): decide on the same value.
+        source_type = host_layout.option(args, "source_type", "path")
         if args.get("state") != "unpack" or source_type == "git" or self._task.check_mode:
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             return result

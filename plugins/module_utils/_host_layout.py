@@ -53,6 +53,17 @@ LAYOUT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 
 
+def option(args: t.Mapping[str, t.Any], name: str, default: t.Any = None) -> t.Any:
+    """One option of a task's arguments as the module will see it: the task's own, else the layout's, else
+    ``default`` (for an action plugin, which decides before the module merges the layout)."""
+    if args.get(name) is not None:
+        return args[name]
+    layout = args.get("layout")
+    if isinstance(layout, t.Mapping) and layout.get(name) is not None:
+        return layout[name]
+    return default
+
+
 def merge(params: t.Mapping[str, t.Any], layout: t.Mapping[str, t.Any] | None, options: t.Mapping[str, t.Any],
           keys: t.Mapping[str, str] | None = None) -> tuple[dict[str, t.Any], list[str]]:
     """Return a module's parameters completed from ``layout``, and the problems found (empty when none).

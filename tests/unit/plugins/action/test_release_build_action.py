@@ -112,3 +112,18 @@ def test_a_small_source_goes_inside_the_arguments_a_big_one_as_a_file(run, sourc
     assert out["msg"] == "2 files of %s unpacked into %s" % (big_source, big)
     assert transferred(proc.stdout), "a big source is transferred as a file"
     assert os.path.getsize(os.path.join(big, "data.bin")) == 5 << 20
+
+
+def test_the_source_type_of_the_layout_is_the_one_unpacked(run, source, tmp_path):
+    """The app role gives source_type in its layout: an archive named there is unpacked as an archive (the action
+    plugin decides on the value the module sees)."""
+    release = _release(tmp_path)
+
+    def prepare(work):
+        with tarfile.open(str(work / "app.tar.gz"), "w:gz") as archive:
+            archive.add(str(source / "wsgi.py"), arcname="wsgi.py")
+
+    proc, out = run({"state": "unpack", "release_dir": release, "src": "app.tar.gz",
+                     "layout": {"source_type": "archive"}}, prepare=prepare)
+    assert proc.returncode == 0 and not out.get("failed"), proc.stdout + proc.stderr
+    assert os.listdir(release) == ["wsgi.py"]

@@ -45,3 +45,10 @@ def test_a_wrong_type_and_an_unknown_key_are_problems():
 
 def test_missing_names_the_empty_ones():
     assert host_layout.missing({"a": None, "b": "", "c": "x", "d": 0}, ["a", "b", "c", "d", "e"]) == ["a", "b", "e"]
+
+
+def test_an_option_as_the_module_will_see_it():
+    assert host_layout.option({"source_type": "git", "layout": {"source_type": "archive"}}, "source_type", "path") == "git"
+    assert host_layout.option({"source_type": None, "layout": {"source_type": "archive"}}, "source_type", "path") == "archive"
+    assert host_layout.option({"layout": {"source_type": None}}, "source_type", "path") == "path"
+    assert host_layout.option({}, "source_type", "path") == "path"
