@@ -32,29 +32,24 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def _inline_source(self, source_type, src):
-        """(the source's path on the controller, its packed bytes) when it is small enough to go inside the module's
-        arguments, else None (a source not found too: the host may have the release built already)."""
-        source = preflight.resolve_source(source_type, src, lambda needle: find_archive(self, needle))
-        if source is None:
-            return None
+    @staticmethod
+    def _small(source_type, source):
+        """Whether a found source may go inside the module's arguments (module_utils/_release_build.py,
+        inline_source): an archive is judged by its size below, a directory by its files before it is packed."""
         if source_type == "archive":
-            if not os.path.isfile(source) or not rb.inline_source(0, os.path.getsize(source)):
-                return None
-            with open(source, "rb") as handle:
-                return source, handle.read()
-        if not os.path.isdir(source) or not rb.inline_source(rb.source_size(source, rb.source_members(source))):
-            return None
+            return os.path.isfile(source)
+        return os.path.isdir(source) and rb.inline_source(rb.source_size(source, rb.source_members(source)))
+
+    @staticmethod
+    def _archive_of(source_type, source):
+        """(the archive to send, the temporary file to remove or None): a directory is packed (without bytecode and
+        hidden top-level entries), an archive is sent as it is."""
+        if source_type == "archive":
+            return source, None
         handle, local_tmp = tempfile.mkstemp(prefix="flaskops-release-", suffix=".tar.gz")
         os.close(handle)
-        try:
-            rb.pack_directory(source, local_tmp)
-            if not rb.inline_source(0, os.path.getsize(local_tmp)):
-                return None
-            with open(local_tmp, "rb") as archive:
-                return source, archive.read()
-        finally:
-            os.unlink(local_tmp)
+        rb.pack_directory(source, local_tmp)
+        return local_tmp, local_tmp
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -66,37 +61,34 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             return result
 
-        inline = self._inline_source(source_type, args.get("src") or "")
-        if inline is not None:
-            result.update(self._execute_module(module_name=MODULE, task_vars=task_vars, module_args=dict(
-                args, src=inline[0], src_content=base64.b64encode(inline[1]).decode("ascii"))))
-            return result
-
-        # The source goes to the host only when the release has to be built there (it has neither marker).
-        plan = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepare"), task_vars=task_vars)
-        if plan.get("failed") or not plan.get("build"):
-            result.update(plan)
-            if not plan.get("failed"):
-                result["msg"] = "release %s is built already" % plan.get("release_dir")
-            return result
-        local_tmp = None
+        # Found the way the input checks found it (an archive also in the role's files/ and next to the playbook).
+        source = preflight.resolve_source(source_type, args.get("src") or "", lambda needle: find_archive(self, needle))
+        local = local_tmp = None
         try:
-            # Found the way the input checks found it (an archive also in the role's files/ and next to the playbook).
-            source = preflight.resolve_source(source_type, args.get("src") or "",
-                                              lambda needle: find_archive(self, needle))
+            if source is not None and self._small(source_type, source):
+                local, local_tmp = self._archive_of(source_type, source)
+                if rb.inline_source(0, os.path.getsize(local)):
+                    with open(local, "rb") as archive:
+                        content = base64.b64encode(archive.read()).decode("ascii")
+                    result.update(self._execute_module(module_name=MODULE, task_vars=task_vars,
+                                                       module_args=dict(args, src=source, src_content=content)))
+                    return result
+
+            # The source goes to the host only when the release has to be built there (it has neither marker).
+            plan = self._execute_module(module_name=MODULE, module_args=dict(args, state="prepare"), task_vars=task_vars)
+            if plan.get("failed") or not plan.get("build"):
+                result.update(plan)
+                if not plan.get("failed"):
+                    result["msg"] = "release %s is built already" % plan.get("release_dir")
+                return result
             if source is None:
                 result.update(failed=True, msg="%s does not exist on the controller" % args.get("src"))
                 return result
-            if source_type == "path":
-                if not os.path.isdir(source):
-                    result.update(failed=True, msg="%s is not a directory on the controller" % source)
-                    return result
-                handle, local_tmp = tempfile.mkstemp(prefix="flaskops-release-", suffix=".tar.gz")
-                os.close(handle)
-                rb.pack_directory(source, local_tmp)
-                local = local_tmp
-            else:
-                local = source
+            if source_type == "path" and not os.path.isdir(source):
+                result.update(failed=True, msg="%s is not a directory on the controller" % source)
+                return result
+            if local is None:
+                local, local_tmp = self._archive_of(source_type, source)
             tmpdir = self._make_tmp_path()
             remote = self._connection._shell.join_path(tmpdir, "source.archive")
             self._transfer_file(local, remote)
