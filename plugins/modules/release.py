@@ -38,6 +38,7 @@ author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
   - flaskops.deploy.attributes
+  - flaskops.deploy.layout
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -55,15 +56,6 @@ attributes:
     details:
       - O(action=activate) with O(restart=true) flips on every run (a restart runs the release in a fresh slot).
 options:
-  layout:
-    description:
-      - "The host layout the app role's calls share: one dict whose keys are options of this module (C(app_name),
-        C(state_file), C(releases_dir), C(marker), ...), instead of the same options in every call. An option the call
-        gives wins over the layout's key; a key set to V(null) counts as absent."
-      - Keys this module has no option for are ignored (the other modules of the collection take them); a key no
-        module knows, or a value of the wrong type, fails the call.
-    type: dict
-    default: {}
   action:
     description:
       - V(status) reads the state and plans; V(commit) writes the state file; V(prune) removes old releases;

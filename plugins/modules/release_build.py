@@ -65,6 +65,7 @@ author:
   - flaskops.deploy maintainers (@flaskops)
 extends_documentation_fragment:
   - flaskops.deploy.attributes
+  - flaskops.deploy.layout
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
@@ -84,15 +85,6 @@ attributes:
     details:
       - A release that has its built marker is not built again (RV(build) is false).
 options:
-  layout:
-    description:
-      - "The host layout the app role's calls share: one dict whose keys are options of this module (C(app_name),
-        C(state_file), C(releases_dir), C(marker), ...), instead of the same options in every call. An option the call
-        gives wins over the layout's key; a key set to V(null) counts as absent."
-      - Keys this module has no option for are ignored (the other modules of the collection take them); a key no
-        module knows, or a value of the wrong type, fails the call.
-    type: dict
-    default: {}
   state:
     description:
       - The step to run.

@@ -580,6 +580,8 @@ def test_activate_names_the_upstream_by_site(host: Layout) -> None:
 # --- documentation ----------------------------------------------------------------------------------
 
 def test_documentation_matches_the_argument_spec() -> None:
+    from ansible_collections.flaskops.deploy.plugins.doc_fragments.layout import ModuleDocFragment as layout_fragment
+
     documentation = yaml.safe_load(release.DOCUMENTATION)
     assert documentation["module"] == "release"
     for option, spec in documentation["options"].items():
@@ -588,8 +590,10 @@ def test_documentation_matches_the_argument_spec() -> None:
     for key, spec in yaml.safe_load(release.RETURN).items():
         assert spec["returned"], key
         assert spec["type"], key
-    options = set(documentation["options"]) | {"mode", "owner", "group", "seuser", "serole", "setype", "selevel",
-                                               "unsafe_writes", "attributes"}
+    # The options of the fragments it extends: ansible.builtin.files, and the layout (plugins/doc_fragments/layout.py).
+    options = set(documentation["options"]) | set(yaml.safe_load(layout_fragment.DOCUMENTATION)["options"]) | {
+        "mode", "owner", "group", "seuser", "serole", "setype", "selevel", "unsafe_writes", "attributes"}
+    assert "flaskops.deploy.layout" in documentation["extends_documentation_fragment"]
     used = 0
     for task in yaml.safe_load(release.EXAMPLES):
         assert task.get("name")
