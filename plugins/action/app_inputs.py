@@ -67,7 +67,14 @@ class ActionModule(ActionBase):
         check_source=dict(type="bool", default=True),
     )
 
+    def _from_vars(self, task_vars):
+        """The app_* options the task does not pass: the variables of the same name (templated), where they are set."""
+        for name in self.ARGUMENT_SPEC:
+            if name.startswith("app_") and name not in self._task.args and name in (task_vars or {}):
+                self._task.args[name] = self._templar.template(task_vars[name])
+
     def run(self, tmp=None, task_vars=None):
+        self._from_vars(task_vars)
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
 

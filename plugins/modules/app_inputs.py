@@ -13,6 +13,8 @@ version_added: 1.0.0
 description:
   - Runs on the controller only (an action plugin); changes nothing on any host. It is the app role's
     C(tasks/validate.yml), run in the playbooks' preflight and by the role's entry points when no preflight ran it.
+  - Each C(app_*) option the task does not pass is the variable of the same name, templated, when it is set (in the
+    app role: its defaults under the inventory); one the task passes wins.
   - "Checks, each option named as the app role's variable it takes: the name (O(app_name)); the variable the source
     type needs is set (O(app_source_path), O(app_source_archive), or O(app_git_repo) and O(app_git_version)); no
     password or token in O(app_git_repo); O(app_keep_releases) at least 2; the keys of O(app_env) and O(app_secrets)
@@ -242,16 +244,8 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Check the application's inputs (the app role's tasks/validate.yml passes every variable)
+- name: Check the application's inputs (in the app role, every app_* variable; the source too)
   flaskops.deploy.app_inputs:
-    app_name: "{{ app_name }}"
-    app_root: "{{ app_root }}"
-    app_source_type: "{{ app_source_type }}"
-    app_source_path: "{{ app_source_path }}"
-    app_secrets: "{{ app_secrets }}"
-    app_secrets_allow_weak: "{{ app_secrets_allow_weak }}"
-    app_processes: "{{ app_processes }}"
-    app_timers: "{{ app_timers }}"
     check_source: true
 
 - name: Check an archive source with an application factory, and a worker

@@ -99,6 +99,16 @@ VARS_LOOKUPS = frozenset({"vars", "ansible.builtin.vars", "ansible.legacy.vars"}
 PRIVATE = re.compile(r"^__([a-z0-9]+)_")
 
 
+def _reads_itself():
+    """Modules whose action reads role variables itself: each option named like a variable the task does not pass."""
+    from ansible_collections.flaskops.deploy.plugins.action.app_inputs import ActionModule as AppInputs
+
+    return {"flaskops.deploy.app_inputs": {name for name in AppInputs.ARGUMENT_SPEC if name.startswith("app_")}}
+
+
+READS_ITSELF = _reads_itself()
+
+
 class Unsafe(str):
     """A string tagged !unsafe: never templated, so it reads nothing."""
 
@@ -272,6 +282,8 @@ class RoleScan:
                     reads.update(value_reads({k: v for k, v in value.items() if k != "that"}))
                 else:
                     reads.update(value_reads(value))
+                    if key in READS_ITSELF:
+                        reads.update(READS_ITSELF[key] - set(value or {}))
 
     def all_reads(self):
         return set().union(*self.reads.values())

@@ -24,10 +24,10 @@ def _ansible_playbook() -> list[str]:
 
 
 def task_runner(tmp_path_factory: t.Any, action: str, ignore_errors: bool = False) -> t.Callable[..., t.Any]:
-    """Return ``run(args, check_mode=False, prepare=None) -> (completed process, registered result or None)``.
+    """Return ``run(args, check_mode=False, prepare=None, play_vars=None) -> (completed process, registered result)``.
 
-    ``prepare(work)`` may write files into the play's directory first. With ``ignore_errors`` the play goes on after a
-    failed task, so its result is read back too."""
+    ``prepare(work)`` may write files into the play's directory first; ``play_vars`` are the play's variables. With
+    ``ignore_errors`` the play goes on after a failed task, so its result is read back too."""
     root = tmp_path_factory.mktemp("collections")
     (root / "ansible_collections" / "flaskops").mkdir(parents=True)
     os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
@@ -35,14 +35,16 @@ def task_runner(tmp_path_factory: t.Any, action: str, ignore_errors: bool = Fals
     if REPO.parent.parent.name == "ansible_collections":
         paths.append(str(REPO.parent.parent.parent))
 
-    def run(args: dict[str, t.Any], check_mode: bool = False,
-            prepare: t.Callable[[pathlib.Path], None] | None = None) -> tuple[subprocess.CompletedProcess, t.Any]:
+    def run(args: dict[str, t.Any], check_mode: bool = False, prepare: t.Callable[[pathlib.Path], None] | None = None,
+            play_vars: dict[str, t.Any] | None = None) -> tuple[subprocess.CompletedProcess, t.Any]:
         work = tmp_path_factory.mktemp("play")
         if prepare:
             prepare(work)
         playbook = work / "play.yml"
         lines = [
-            "- hosts: localhost\n  gather_facts: false\n  tasks:\n",
+            "- hosts: localhost\n  gather_facts: false\n",
+            "  vars: " + json.dumps(play_vars) + "\n" if play_vars else "",
+            "  tasks:\n",
             "    - flaskops.deploy." + action + ": " + json.dumps(args) + "\n      register: out\n",
             "      ignore_errors: true\n" if ignore_errors else "",
             "    - ansible.builtin.copy: {content: '{{ out | to_json }}', dest: '" + str(work / "out.json") + "'}\n",

@@ -115,3 +115,37 @@ def test_a_bad_item_is_refused_by_the_argument_spec_naming_the_variable(run):
                      "app_processes": [{"name": "worker", "command": "x", "stop_signal": "SIGKILL"}]})
     assert out["failed"] is True
     assert "app_processes" in out["msg"] and "stop_signal" in out["msg"], out["msg"]
+
+
+def test_the_app_variables_the_task_does_not_pass_are_read_templated_and_a_passed_option_wins(run):
+    """The app role's tasks/validate.yml passes no app_* option: the action reads the variables of the same name."""
+    proc, out = run({"check_source": False, "app_keep_releases": 3}, play_vars={
+        "app_name": "Hello",
+        "__base": "/srv",
+        "app_root": "{{ __base }}/hello",
+        "app_git_repo": "https://deploy:ghp_0123456789abcdefNOTREAL@git.example.org/a/b.git",
+        "app_keep_releases": 1,
+        "app_secrets": {"FLASK_SECRET_KEY": STRONG},
+    })
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out["failed"] is True
+    # app_name and app_root (templated) come from the play; app_keep_releases=1 does not, the task's 3 wins.
+    for problem in ["app_name must match ^[a-z][a-z0-9_-]*$ (got 'Hello')",
+                    "app_git_repo holds a password or token (https://user:secret@...): git would show it on its command "
+                    "line and keep it in /srv/hello/repo.git/config."]:
+        assert any(found.startswith(problem) for found in out["problems"]), problem
+    assert not any("app_keep_releases" in problem for problem in out["problems"])
+    assert out["secrets_checked"] == ["FLASK_SECRET_KEY"]
+    assert "NOTREAL" not in proc.stdout + proc.stderr + json.dumps(out) and STRONG not in json.dumps(out)
+
+
+def test_every_app_option_is_a_variable_the_app_role_declares():
+    """The options the action reads from the role's variables are inputs of the app role's argument spec."""
+    import yaml
+
+    from ansible_collections.flaskops.deploy.plugins.action.app_inputs import ActionModule
+
+    specs = yaml.safe_load((REPO / "roles" / "app" / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    declared = set(specs["argument_specs"]["main"]["options"])
+    options = {name for name in ActionModule.ARGUMENT_SPEC if name.startswith("app_")}
+    assert options and options <= declared, sorted(options - declared)
