@@ -411,3 +411,28 @@ def activate(host: Host, spec: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         result["drain_pids"] = result["flip"]["drain_pids"]
         result["changed"] = True
     return result
+
+
+def retire_legacy(host: Host, units: t.Sequence[tuple[str, str]], drain_pids: t.Sequence[str], timeout: float) -> list[str]:
+    """Retire the single service of version 0.1.0 (``<app_name>.service`` behind ``<app_name>.socket``) once a slot
+    serves: nginx's workers from before the switch (``drain_pids``) finish their requests to it first (at most
+    ``timeout`` seconds), then each unit stops and is disabled, its file goes, and systemd reads the units again.
+
+    ``units`` are the ``(name, unit file)`` pairs on the host. A unit systemd no longer knows is not an error: its
+    file goes all the same.
+
+    :returns: the names of the units retired.
+    """
+    if not units:
+        return []
+    if drain_pids:
+        host.wait_gone(drain_pids, timeout)
+    for name, dummy in units:
+        try:
+            host.systemctl("disable", "--now", name)
+        except HostError:
+            pass
+    for dummy, path in units:
+        host.remove_file(path)
+    host.systemctl("daemon-reload")
+    return [name for name, dummy in units]

@@ -30,9 +30,10 @@ description:
   - "O(action=activate) is the activation of a release as one call: it reads and plans as O(action=status), stops the
     slots that run but serve nothing (RV(plan.stop_first)), then puts the release live through the idle slot as
     M(flaskops.deploy.slot_flip) does (RV(flip)) when the plan flips, or puts nginx's upstream file back on the live
-    slot (RV(plan.switch_to)) when it does not. It looks for the single service of earlier versions
-    (RV(legacy_service)) after a host's first flip and, per O(prune), removes old releases as O(action=prune) does,
-    protecting the releases of the state file as the run leaves it."
+    slot (RV(plan.switch_to)) when it does not. After a host's first flip it retires the single service of earlier
+    versions (RV(legacy_service)): once nginx's previous workers are done with it (at most O(drain_timeout) seconds),
+    C(<app_name>.socket) and C(<app_name>.service) stop, are disabled and their unit files go. Then, per O(prune), it
+    removes old releases as O(action=prune) does, protecting the releases of the state file as the run leaves it."
   - The state file holds release ids, directories, server names and fingerprints only; no secret is read or returned.
 author:
   - flaskops.deploy maintainers (@flaskops)
@@ -667,8 +668,8 @@ flip:
   type: dict
   sample: {"slot": "green", "old_slot": "blue", "stopped_slot": "blue", "committed": {"active": "green"}}
 legacy_service:
-  description: The single service of earlier versions (C(<unit_dir>/<app_name>.service)) found after a host's first
-    flip, to be retired; empty when there is none.
+  description: The single service of earlier versions (C(<unit_dir>/<app_name>.service)) retired after a host's first
+    flip (in check mode, the one a real run would retire); empty when there is none.
   returned: when O(action=activate)
   type: str
   sample: ""
@@ -686,8 +687,10 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
     FlipFailed,
+    HostError,
     activate,
     activation_steps,
+    retire_legacy,
 )
 from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
@@ -963,10 +966,20 @@ def _do_activate(module: AnsibleModule, state: dict[str, t.Any], releases: list[
         except FlipFailed as failed:
             result.update(failed.result)
             module.fail_json(msg=str(failed), **result)
-    # The single service of version 0.1.0 (<app_name>.service), retired by the role after a host's first flip.
+    # The single service of version 0.1.0 (<app_name>.service behind <app_name>.socket), after a host's first flip.
     legacy = os.path.join(params["unit_dir"], f"{params['app_name']}.service")
     if the_plan["flip"] and the_plan["first_deploy"] and os.path.exists(legacy):
         result["legacy_service"] = legacy
+        units = [(name, os.path.join(params["unit_dir"], name)) for name in
+                 (f"{params['app_name']}.socket", f"{params['app_name']}.service")]
+        units = [(name, path) for name, path in units if os.path.exists(path)]
+        result["would"].append("retire %s, the single service of earlier versions" % " and ".join(name for name, dummy in units))
+        if not module.check_mode:
+            try:
+                retire_legacy(ModuleHost(module, params["upstream_dir"]), units, result["drain_pids"],
+                              params["drain_timeout"])
+            except HostError as error:
+                module.fail_json(msg="the release is live, but retiring %s failed: %s" % (legacy, error), **result)
 
     # Retention, from the state file as the run leaves it (in check mode, as a real run would leave it).
     committed = result["flip"].get("committed") or {}

@@ -497,3 +497,39 @@ def test_activation_steps_of_check_mode() -> None:
     lines = fl.activation_steps(spec)
     assert lines[0] == "stop slot green first: it runs but serves nothing"
     assert lines[1:] == fl.check_mode_steps(spec)
+
+
+# --- the single service of earlier versions ------------------------------------------------------------------------
+
+class RefusingHost(FakeHost):
+    """systemd no longer knows the units (their files are left, systemctl fails)."""
+
+    def systemctl(self, *args: str) -> None:
+        self._call("systemctl", *args)
+        if args[0] == "disable":
+            raise fl.HostError("Unit file hello.socket does not exist.")
+
+
+@pytest.mark.parametrize("host_class", [FakeHost, RefusingHost])
+def test_retire_legacy_waits_for_nginx_then_stops_disables_and_removes_the_units(host_class: type) -> None:
+    host = host_class()
+    host.files["/etc/systemd/system/hello.socket"] = "[Socket]\n"
+    host.files["/etc/systemd/system/hello.service"] = "[Service]\n"
+    units = [("hello.socket", "/etc/systemd/system/hello.socket"), ("hello.service", "/etc/systemd/system/hello.service")]
+    assert fl.retire_legacy(host, units, ["101"], 30) == ["hello.socket", "hello.service"]
+    assert host.calls == [
+        ("wait_gone", ["101"], 30),
+        ("systemctl", "disable", "--now", "hello.socket"),
+        ("systemctl", "disable", "--now", "hello.service"),
+        ("remove_file", "/etc/systemd/system/hello.socket"),
+        ("remove_file", "/etc/systemd/system/hello.service"),
+        ("systemctl", "daemon-reload"),
+    ]
+    assert "/etc/systemd/system/hello.service" not in host.files and "/etc/systemd/system/hello.socket" not in host.files
+
+
+def test_retire_legacy_without_units_or_pids_does_nothing_it_need_not() -> None:
+    host = FakeHost()
+    assert fl.retire_legacy(host, [], ["101"], 30) == [] and host.calls == []
+    assert fl.retire_legacy(host, [("hello.service", "/etc/systemd/system/hello.service")], [], 30) == ["hello.service"]
+    assert host.calls[0] == ("systemctl", "disable", "--now", "hello.service")

@@ -521,6 +521,8 @@ def test_activate_in_check_mode_reports_the_flip_the_legacy_service_and_the_prun
     # r1 is in no slot and not previous once r2 is live: a real run would remove it too (keep 0)
     assert result["prune"] == ["bad", "r1"]
     assert result["legacy_service"] == os.path.join(host.root, "units", "hello.service")
+    assert "retire hello.service, the single service of earlier versions" in result["would"]
+    assert os.path.exists(result["legacy_service"])
     assert sorted(os.listdir(host.releases_dir)) == before and not os.path.exists(host.state_file)
     assert not any(call[0] != "show" for call in host.systemctl_calls())
 
