@@ -111,7 +111,7 @@ def test_unix_slots_remove_stale_listen_dropins_and_write_local_overrides():
     ("uwsgi", "/usr/bin/uwsgi-core --ini /etc/hello/slots/green/uwsgi.ini --virtualenv /srv/hello/releases/abc/.venv"),
 ])
 def test_a_slot_runs_its_release_directory(server, command):
-    t = templar({"app_server": server, "__app_release_dir": "/srv/hello/releases/abc", "__app_next": "green"})
+    t = templar({"app_server": server, "__app_release_id": "abc", "__app_next": "green"})
     assert expr(t, "__app_exec[app_server]") == command
     files = expr(t, "__app_runtime_files")
     assert files[0] == "/etc/hello/env"
@@ -125,7 +125,7 @@ def test_waitress_launcher_path_matches_the_app_role():
 
 
 def test_uwsgi_binary_matches_the_app_role_and_its_config_renews_the_slot():
-    app = templar({"app_server": "uwsgi", "__app_release_dir": "/srv/hello/releases/abc"})
+    app = templar({"app_server": "uwsgi", "__app_release_id": "abc"})
     uwsgi = templar(roles=("app", "uwsgi"))
     assert expr(app, "__app_uwsgi_binary") == expr(uwsgi, "__uwsgi_binary")
     assert "/etc/hello/uwsgi.ini" in expr(app, "__app_runtime_files")
