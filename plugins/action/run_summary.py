@@ -50,5 +50,8 @@ class ActionModule(ActionBase):
             check_mode=bool(self._task.check_mode),
             version_field=args["version_field"],
         )
-        result.update(changed=False, summary=summary, lines=_summary.lines(summary), stats={STATS_KEY: {host: summary}})
+        stats = {STATS_KEY: {host: summary}}
+        # What ansible.builtin.set_stats returns (aggregate, not per host): the run's custom stats carry the summary.
+        result.update(changed=False, summary=summary, lines=_summary.lines(summary), stats=stats,
+                      ansible_stats={"data": stats, "per_host": False, "aggregate": True})
         return result

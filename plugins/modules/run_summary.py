@@ -18,8 +18,9 @@ description:
     (M(flaskops.deploy.venv_build) and the bytecode compile), gate 1's duration (M(flaskops.deploy.flask_config_validate))
     and the health through nginx at the end of the run (M(flaskops.deploy.health_check)), with the version the
     application reports in its JSON body.
-  - Returns the summary as data (RV(summary)), as the lines a play prints (RV(lines)), and as the data of
-    C(ansible.builtin.set_stats) (RV(stats)) for an AWX workflow.
+  - Returns the summary as data (RV(summary)) and as the lines a play prints (RV(lines)). It sets the run's custom
+    stats as C(ansible.builtin.set_stats) with C(aggregate=true) and C(per_host=false) would set them to RV(stats), so
+    that the next job of an AWX workflow gets C(flaskops_summary) of every host without a C(set_stats) task.
   - Only the fields named here are read from those results. No environment, response body or header goes into the
     summary, and the URL loses any user and password it carries.
 author:
@@ -106,12 +107,6 @@ EXAMPLES = r"""
     health: "{{ hello_health }}"
     url: https://hello.example.org/
   register: hello_summary
-
-- name: Pass the summary to the next job of an AWX workflow
-  ansible.builtin.set_stats:
-    data: "{{ hello_summary.stats }}"
-    per_host: false
-    aggregate: true
 
 - name: Show the summary
   ansible.builtin.debug:
@@ -219,8 +214,8 @@ lines:
   elements: str
   sample: ["hello on web1.example.org (deploy): release 4f2a9c1 went live in slot green (...)", "release:  4f2a9c1"]
 stats:
-  description: The data for C(ansible.builtin.set_stats), C(flaskops_summary) keyed by the host, so that the hosts'
-    summaries merge into one dict with O(ansible.builtin.set_stats#module:aggregate=true).
+  description: The run's custom stats this task sets (as O(ansible.builtin.set_stats#module:aggregate=true) would),
+    C(flaskops_summary) keyed by the host, so that the hosts' summaries merge into one dict.
   returned: always
   type: dict
   sample: {"flaskops_summary": {"web1.example.org": {"release": "4f2a9c1", "slot": "green"}}}
