@@ -24,14 +24,26 @@ author:
 extends_documentation_fragment:
   - flaskops.deploy.attributes
   - flaskops.deploy.attributes.info_module
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the work run on the controller.
+    support: full
+    details:
+      - The action plugin merges O(check) under the options the task gives.
 options:
   url:
     description:
-      - The URL to request, V(http://...) or V(https://...).
+      - The URL to request, V(http://...) or V(https://...). Required, here or in O(check).
       - With O(unix_socket), the host part of the URL is only used for the C(Host) header and for TLS (SNI and the
         certificate name check); the connection goes to the socket.
     type: str
-    required: true
+  check:
+    description:
+      - A whole check as one dict, with any of this module's other options as keys (a key set to V(null) counts as
+        absent), so that a check kept in one variable is the same wherever it runs. An option the task gives wins over
+        the key of the same name.
+      - Merged on the controller by the action plugin, before the module runs.
+    type: dict
   unix_socket:
     description:
       - Path of a unix domain socket to connect to instead of the host and port of O(url), for example the socket that
@@ -213,6 +225,18 @@ EXAMPLES = r"""
     delay: 1
     backoff: 1.5
     success_threshold: 2
+
+- name: Check the site through nginx with the check a deploy makes (kept in one variable), a longer timeout here
+  flaskops.deploy.health_check:
+    check: "{{ site_check }}"
+    timeout: 10
+  vars:
+    site_check:
+      url: http://app.example.com/health
+      connect_to: 127.0.0.1
+      follow_redirects: safe
+      trust_served_certificate: true
+      retries: 5
 
 - name: Check the public URL through TLS from the controller
   flaskops.deploy.health_check:
@@ -409,12 +433,14 @@ def _validate(module: AnsibleModule) -> str:
 def main() -> t.NoReturn:
     module = AnsibleModule(
         # The options every health check of the collection shares (slot_flip takes the same as dicts).
-        argument_spec=dict(CHECK_OPTIONS, url={"type": "str", "required": True}),
+        argument_spec=dict(CHECK_OPTIONS, check={"type": "dict"}),
         required_by={"client_key": "client_cert"},
         mutually_exclusive=[("connect_to", "unix_socket")],
         supports_check_mode=True,
     )
     params = module.params
+    if not params["url"]:
+        module.fail_json(msg="missing required arguments: url (here or in check)")
     _validate(module)
     result = check(params, warn=module.warn)
     if not result["healthy"]:
