@@ -14,7 +14,7 @@ description:
   - Runs on the controller only (an action plugin); changes nothing on any host. It is the app role's
     C(tasks/validate.yml), run in the playbooks' preflight and by the role's entry points when no preflight ran it.
   - Each C(app_*) option the task does not pass is the variable of the same name, templated, when it is set (in the
-    app role: its defaults under the inventory); one the task passes wins.
+    app role, its defaults under the inventory). An option the task passes wins.
   - "Checks, each option named as the app role's variable it takes: the name (O(app_name)); the variable the source
     type needs is set (O(app_source_path), O(app_source_archive), or O(app_git_repo) and O(app_git_version)); no
     password or token in O(app_git_repo); O(app_keep_releases) at least 2; the keys of O(app_env) and O(app_secrets)
