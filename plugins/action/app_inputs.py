@@ -36,6 +36,15 @@ def calendar_reader(analyze: str) -> t.Callable[[str], str | None]:
     return read
 
 
+def host_calendar_check(args: dict[str, t.Any], problems: list[str], calendars_checked: bool) -> dict[str, t.Any] | None:
+    """The arguments of the check of ``app_timers`` on the host (flaskops.deploy.app_processes, action=validate), or
+    None: it runs when the other checks passed, there are timers, and the controller could not read their calendars."""
+    if problems or not args["app_timers"] or calendars_checked:
+        return None
+    return {"action": "validate", "app_name": args["app_name"], "processes": args["app_processes"],
+            "timers": args["app_timers"]}
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -94,6 +103,13 @@ class ActionModule(ActionBase):
             problems += preflight.source_problems(source_type, source, resolved, args["app_requirements_file"],
                                                   args["app_wsgi"], install_project=args["app_install_project"])
 
+        # systemd on the host reads the calendars when the controller could not (it has no systemd-analyze).
+        host_check = host_calendar_check(args, problems, bool(analyze))
+        if host_check is not None:
+            host_result = self._execute_module(module_name="flaskops.deploy.app_processes", module_args=host_check,
+                                               task_vars=task_vars)
+            problems += host_result.get("problems") or ([host_result["msg"]] if host_result.get("failed") else [])
+
         # Names only: no value of app_secrets, no content of app_shared_files, no app_git_repo goes into the result.
         result.update(
             changed=False,
@@ -102,6 +118,7 @@ class ActionModule(ActionBase):
             secrets_allowed=report.secrets_allowed,
             source_checked=source_checked,
             calendars_checked=bool(analyze),
+            calendars_checked_on_host=host_check is not None,
         )
         if problems:
             result.update(failed=True, msg=" | ".join(problems))

@@ -16,12 +16,12 @@ STATS_KEY = "flaskops_summary"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _requires_connection = False
 
     ARGUMENT_SPEC = dict(
         operation=dict(type="str", required=True),
         app_name=dict(type="str", required=True),
-        status=dict(type="dict", required=True),
+        status=dict(type="dict"),
+        status_args=dict(type="dict"),
         plan=dict(type="dict", default={}),
         flip=dict(type="dict", default={}),
         builds=dict(type="list", elements="raw", default=[]),
@@ -36,11 +36,20 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         host = task_vars.get("inventory_hostname", "")
+        status = args["status"]
+        if status is None:
+            if args["status_args"] is None:
+                return dict(result, failed=True, msg="one of status or status_args is required")
+            # The live slot and its release, read on the host (read-only, in check mode too).
+            status = self._execute_module(module_name="flaskops.deploy.release", task_vars=task_vars,
+                                          module_args=dict(args["status_args"], action="status"))
+            if status.get("failed"):
+                return dict(result, failed=True, msg="reading the live slot failed: %s" % status.get("msg", ""))
         summary = _summary.summarise(
             host=host,
             operation=args["operation"],
             app_name=args["app_name"],
-            status=args["status"],
+            status=status,
             plan=args["plan"],
             flip=args["flip"],
             builds=args["builds"],

@@ -235,8 +235,9 @@ notes:
   - O(app_secrets), O(app_shared_files) and O(app_git_repo) are C(no_log) options.
   - Controller-side checks of O(app_timers) depend on the controller's C(systemd-analyze), which is not necessarily
     the version the hosts run; without it (a controller without systemd), only the form of each C(on_calendar) is
-    checked here (RV(calendars_checked) is false); the app role then has systemd on the host read them
-    (C(flaskops.deploy.app_processes) with C(action=validate)), still before anything changes.
+    checked there (RV(calendars_checked) is false). When the other checks pass, this task then has systemd on the host
+    read them (C(flaskops.deploy.app_processes) with C(action=validate), RV(calendars_checked_on_host)), still before
+    anything changes.
 seealso:
   - module: flaskops.deploy.preflight_secrets
   - module: flaskops.deploy.preflight_source
@@ -295,6 +296,13 @@ source_checked:
   sample: true
 calendars_checked:
   description: Whether the C(on_calendar) of O(app_timers) were read by C(systemd-analyze calendar) on the controller.
+  returned: always
+  type: bool
+  sample: false
+calendars_checked_on_host:
+  description:
+    - Whether O(app_timers) were checked on the host by C(flaskops.deploy.app_processes) with C(action=validate), as
+      the controller could not read their calendars. Its problems are in RV(problems).
   returned: always
   type: bool
   sample: false

@@ -155,6 +155,14 @@ options:
       - With O(action=status) or O(action=activate), plan a flip to a fresh slot even when nothing changed.
     type: bool
     default: false
+  pending_changes:
+    description:
+      - Check mode only. The run writes files the fingerprint reads (O(runtime_files), such as the environment or the
+        units) before this call, and a check-mode run only reported that they would change. With V(true), the plan
+        takes the fingerprint as changed, so it reports the flip that a real run would do.
+      - Ignored outside check mode, where the files on the host are read.
+    type: bool
+    default: false
   slot:
     description:
       - With O(action=commit), the slot that now serves O(release_dir). Required there.
@@ -812,6 +820,9 @@ def _fingerprint(module: AnsibleModule) -> str:
     if not params["server"]:
         module.fail_json(msg="server is required to compute the fingerprint when fingerprint is not given")
     sums = _runtime_sums(module, params["runtime_files"])
+    if module.check_mode and params["pending_changes"]:
+        # What the check-mode run did not write would change the sums: a real run's fingerprint differs.
+        sums = sums + ["pending"]
     return fingerprint(params["slot_format"], params["server"], params["release_dir"], sums)
 
 
@@ -1048,6 +1059,7 @@ def main() -> t.NoReturn:
             "runtime_files": {"type": "list", "elements": "path"},
             "slot_format": {"type": "int"},
             "restart": {"type": "bool", "default": False},
+            "pending_changes": {"type": "bool", "default": False},
             "slot": {"type": "str", "choices": list(SLOTS)},
             "rollback_to": {"type": "str"},
             "release_from": {"type": "str", "default": "given", "choices": ["given", "live", "rollback"]},

@@ -11,7 +11,8 @@ module: run_summary
 short_description: Summarise what a run left live on a host, and how long its build, gates and switch took
 version_added: 1.0.0
 description:
-  - Runs on the controller only (an action plugin); changes nothing on any host.
+  - An action plugin; changes nothing on any host. It reads the host only when O(status) is not given, and then runs
+    M(flaskops.deploy.release) with O(status_args) there.
   - Assembles the summary of one host from the results of the modules that own each part, as the C(flaskops.deploy.app)
     role registers them - the live slot and its release from M(flaskops.deploy.release) (read at the end of the run),
     the plan of the run, the steps of M(flaskops.deploy.slot_flip) with their durations, the build's duration
@@ -45,8 +46,14 @@ options:
         the run. Its C(state) gives the live slot and its release.
       - After a flip that recorded its slot, a dict with only C(state.live) (the flip's slot) and C(state.recorded)
         (what the flip committed) says the same without reading the state again; the app role passes that.
+      - One of O(status) and O(status_args) is required.
     type: dict
-    required: true
+  status_args:
+    description:
+      - Without O(status), the options of M(flaskops.deploy.release) (such as C(layout) and C(link)) that read the
+        status on the host; this task runs that call (with O(flaskops.deploy.release#module:action=status)) and takes
+        its result as O(status). Ignored when O(status) is given.
+    type: dict
   plan:
     description:
       - The RV(flaskops.deploy.release#module:plan) made during the run, which says whether the run put (in check mode,
@@ -100,7 +107,8 @@ EXAMPLES = r"""
   flaskops.deploy.run_summary:
     operation: deploy
     app_name: hello
-    status: "{{ hello_status }}"
+    # Read on the host: flaskops.deploy.release with these options (or pass its result as status).
+    status_args: {layout: "{{ hello_layout }}"}
     plan: "{{ hello_release.plan | default({}) }}"
     flip: "{{ hello_flip | default({}) }}"
     builds: ["{{ hello_venv | default({}) }}"]

@@ -53,12 +53,15 @@ def run(tmp_path_factory):
     (root / "results.yml").write_text(yaml.safe_dump(RESULTS))
     (root / "summary.yml").write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
 
-    def _run(*args: str) -> str:
+    def _run(*args: str, playbook: list | None = None, bin_dir: str = "") -> str:
+        if playbook is not None:
+            (root / "other.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root / "collections"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                    ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_SHOW_CUSTOM_STATS="1",
                    ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-                   PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-        result = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "summary.yml", *args], cwd=root,
+                   PATH=os.pathsep.join(filter(None, [bin_dir, os.path.dirname(sys.executable), os.environ.get("PATH", "")])))
+        result = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local",
+                                 "summary.yml" if playbook is None else "other.yml", *args], cwd=root,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
                                 check=False)
         assert result.returncode == 0, result.stdout[-3000:]
@@ -100,3 +103,30 @@ def test_check_mode(run) -> None:
     lines = json.loads(text.split("=>", 1)[1])["msg"]
     assert lines[0] == "hello on localhost (deploy): check mode: release 2.0.0 would go live in slot green (a new release)"
     assert lines[-1] == "took:     none in check mode"
+
+
+def test_without_status_the_task_reads_the_live_slot_on_the_host(run, tmp_path) -> None:
+    """What roles/app/tasks/summary.yml does when the run flipped nothing: flaskops.deploy.release reads the host."""
+    state = {"active": "blue", "previous": "", "slots": {"blue": {
+        "release": "1.0.0", "release_dir": "/srv/hello/releases/1.0.0", "server": "gunicorn", "fingerprint": "fp"}}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    # systemd as the host's: slot blue's units are active.
+    systemctl = tmp_path / "bin" / "systemctl"
+    systemctl.parent.mkdir()
+    systemctl.write_text("#!%s\nimport sys\nunits = [a for a in sys.argv[1:] if not a.startswith('-') and a != 'show']\n"
+                         "print('\\n\\n'.join('ActiveState=%%s\\nId=%%s' %% ('active' if 'blue' in u else 'inactive', u)"
+                         " for u in units))\n" % sys.executable)
+    systemctl.chmod(0o755)
+    task = {"operation": "summary", "app_name": "hello",
+            "status_args": {"app_name": "hello", "state_file": str(tmp_path / "state.json")}}
+    playbook = [{"name": "Summarise", "hosts": "localhost", "gather_facts": False,
+                 "vars": {"ansible_python_interpreter": sys.executable}, "tasks": [
+        {"name": "Assemble the summary of this host", "flaskops.deploy.run_summary": task, "register": "summary"},
+        {"name": "Summary", "ansible.builtin.debug": {"msg": "{{ summary.lines }}"}}]}]
+    name, text = last_task(run(playbook=playbook, bin_dir=str(systemctl.parent)))
+    lines = json.loads(text.split("=>", 1)[1])["msg"]
+    assert "1.0.0" in lines[0] and "blue" in lines[0], lines
+    # Neither status nor status_args: the task says so.
+    del task["status_args"]
+    with pytest.raises(AssertionError, match="one of status or status_args is required"):
+        run(playbook=playbook, bin_dir=str(systemctl.parent))

@@ -149,3 +149,15 @@ def test_every_app_option_is_a_variable_the_app_role_declares():
     declared = set(specs["argument_specs"]["main"]["options"])
     options = {name for name in ActionModule.ARGUMENT_SPEC if name.startswith("app_")}
     assert options and options <= declared, sorted(options - declared)
+
+
+def test_the_host_reads_the_calendars_only_when_the_controller_could_not_and_nothing_else_failed():
+    from ansible_collections.flaskops.deploy.plugins.action.app_inputs import host_calendar_check
+
+    timers = [{"name": "report", "command": "true", "on_calendar": "daily"}]
+    args = {"app_name": "hello", "app_processes": [], "app_timers": timers}
+    assert host_calendar_check(args, [], calendars_checked=False) == {
+        "action": "validate", "app_name": "hello", "processes": [], "timers": timers}
+    assert host_calendar_check(args, [], calendars_checked=True) is None
+    assert host_calendar_check(args, ["app_name must match ..."], calendars_checked=False) is None
+    assert host_calendar_check(dict(args, app_timers=[]), [], calendars_checked=False) is None

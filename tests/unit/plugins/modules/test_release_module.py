@@ -603,3 +603,22 @@ def test_documentation_matches_the_argument_spec() -> None:
             used += 1
             assert set(task["flaskops.deploy.release"]) <= options, task["name"]
     assert used >= 3
+
+
+def test_pending_changes_make_check_mode_report_the_flip_a_real_run_would_do(host: Layout) -> None:
+    """A check-mode run does not write the environment or the units: pending_changes stands for their new sums."""
+    r1 = host.add_release("r1", 100)
+    host.record("blue", blue="r1")
+    host.set_units(blue="active")
+    host.serve("blue")
+    args = host.args(release_dir=r1, server="gunicorn", runtime_files=[host.env_file])
+    record = host.read_record()
+    record["slots"]["blue"]["fingerprint"] = run(args)["plan"]["fingerprint"]
+    host.write(host.state_file, json.dumps(record))
+
+    assert run(args, check_mode=True)["plan"]["flip"] is False
+    pending = run(dict(args, pending_changes=True), check_mode=True)["plan"]
+    assert pending["flip"] is True and pending["next"] == "green"
+    assert pending["reason"] == "what slot blue runs differs (release, server, configuration or units)"
+    # Outside check mode the files on the host are read: nothing changed, nothing flips.
+    assert run(dict(args, pending_changes=True))["plan"]["flip"] is False
