@@ -24,10 +24,13 @@ def _ansible_playbook() -> list[str]:
 
 
 def task_runner(tmp_path_factory: t.Any, action: str, ignore_errors: bool = False) -> t.Callable[..., t.Any]:
-    """Return ``run(args, check_mode=False, prepare=None, play_vars=None) -> (completed process, registered result)``.
+    """Return ``run(args, check_mode=False, prepare=None, play_vars=None, keywords=None, env=None) -> (completed process,
+    registered result)``.
 
-    ``prepare(work)`` may write files into the play's directory first; ``play_vars`` are the play's variables. With
-    ``ignore_errors`` the play goes on after a failed task, so its result is read back too."""
+    ``prepare(work)`` may write files into the play's directory first; ``play_vars`` are the play's variables;
+    ``keywords`` are more keywords of the task (``environment``: the module's environment on the host) and ``env``
+    the environment of ansible-playbook on the controller. With ``ignore_errors`` the play goes on after a failed
+    task, so its result is read back too."""
     root = tmp_path_factory.mktemp("collections")
     (root / "ansible_collections" / "flaskops").mkdir(parents=True)
     os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
@@ -36,7 +39,8 @@ def task_runner(tmp_path_factory: t.Any, action: str, ignore_errors: bool = Fals
         paths.append(str(REPO.parent.parent.parent))
 
     def run(args: dict[str, t.Any], check_mode: bool = False, prepare: t.Callable[[pathlib.Path], None] | None = None,
-            play_vars: dict[str, t.Any] | None = None) -> tuple[subprocess.CompletedProcess, t.Any]:
+            play_vars: dict[str, t.Any] | None = None, keywords: dict[str, t.Any] | None = None,
+            env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, t.Any]:
         work = tmp_path_factory.mktemp("play")
         if prepare:
             prepare(work)
@@ -47,12 +51,13 @@ def task_runner(tmp_path_factory: t.Any, action: str, ignore_errors: bool = Fals
             "  tasks:\n",
             "    - flaskops.deploy." + action + ": " + json.dumps(args) + "\n      register: out\n",
             "      ignore_errors: true\n" if ignore_errors else "",
+            "".join("      %s: %s\n" % (key, json.dumps(value)) for key, value in (keywords or {}).items()),
             "    - ansible.builtin.copy: {content: '{{ out | to_json }}', dest: '" + str(work / "out.json") + "'}\n",
             "      check_mode: false\n",
         ]
         playbook.write_text("".join(lines))
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(paths), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default", **(env or {}))
         argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
                                       str(playbook)] + (["--check"] if check_mode else [])
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work, check=False)

@@ -8,7 +8,9 @@ module_utils/test_app_inputs.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tarfile
 
 import pytest
@@ -161,3 +163,37 @@ def test_the_host_reads_the_calendars_only_when_the_controller_could_not_and_not
     assert host_calendar_check(args, [], calendars_checked=True) is None
     assert host_calendar_check(args, ["app_name must match ..."], calendars_checked=False) is None
     assert host_calendar_check(dict(args, app_timers=[]), [], calendars_checked=False) is None
+
+
+def test_without_systemd_analyze_on_the_controller_systemd_on_the_host_reads_the_calendars(run, tmp_path):
+    """The controller's PATH has no systemd-analyze; the host's (the module's environment) has one that refuses
+    'sometimes': the task reports that problem, found on the host, before anything changes."""
+    host_bin = tmp_path / "host-bin"
+    host_bin.mkdir()
+    analyze = host_bin / "systemd-analyze"
+    analyze.write_text('#!/bin/sh\n[ "$3" = sometimes ] && { echo "Failed to parse calendar specification" >&2; exit 1; }\n'
+                       'exit 0\n')
+    analyze.chmod(0o755)
+    timers = [{"name": "report", "command": "true", "on_calendar": "*-*-* 03:00:00"},
+              {"name": "never", "command": "true", "on_calendar": "sometimes"}]
+    args = {"app_name": "hello", "app_source_type": "git", "app_git_repo": "git@host:a/b.git", "app_git_version": "v1",
+            "app_timers": timers}
+    # The controller's commands but systemd-analyze.
+    controller_bin = tmp_path / "controller-bin"
+    controller_bin.mkdir()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        for name in os.listdir(directory) if os.path.isdir(directory) else []:
+            if name != "systemd-analyze" and not (controller_bin / name).exists():
+                (controller_bin / name).symlink_to(os.path.join(directory, name))
+    controller_path = {"PATH": "%s:%s" % (os.path.dirname(sys.executable), controller_bin)}
+    host_path = {"environment": {"PATH": "%s:/usr/bin:/bin" % host_bin}}
+
+    proc, out = run(args, keywords=host_path, env=controller_path)
+    assert out is not None, proc.stdout + proc.stderr
+    assert out["calendars_checked"] is False and out["calendars_checked_on_host"] is True, proc.stdout + proc.stderr
+    assert out["failed"] is True and len(out["problems"]) == 1, out
+    assert "sometimes" in out["problems"][0] and "Failed to parse calendar specification" in out["problems"][0]
+
+    timers.pop()
+    proc, out = run(args, keywords=host_path, env=controller_path)
+    assert out["failed"] is False and out["calendars_checked_on_host"] is True, out
