@@ -119,10 +119,10 @@ def test_without_status_the_task_reads_the_live_slot_on_the_host(run, tmp_path) 
     systemctl.chmod(0o755)
     task = {"operation": "summary", "app_name": "hello",
             "status_args": {"app_name": "hello", "state_file": str(tmp_path / "state.json")}}
+    tasks = [{"name": "Assemble the summary of this host", "flaskops.deploy.run_summary": task, "register": "summary"},
+             {"name": "Summary", "ansible.builtin.debug": {"msg": "{{ summary.lines }}"}}]
     playbook = [{"name": "Summarise", "hosts": "localhost", "gather_facts": False,
-                 "vars": {"ansible_python_interpreter": sys.executable}, "tasks": [
-        {"name": "Assemble the summary of this host", "flaskops.deploy.run_summary": task, "register": "summary"},
-        {"name": "Summary", "ansible.builtin.debug": {"msg": "{{ summary.lines }}"}}]}]
+                 "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]
     name, text = last_task(run(playbook=playbook, bin_dir=str(systemctl.parent)))
     lines = json.loads(text.split("=>", 1)[1])["msg"]
     assert "1.0.0" in lines[0] and "blue" in lines[0], lines
