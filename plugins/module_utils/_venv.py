@@ -282,7 +282,9 @@ def environment(installer: str, cache_dir: str, link_mode: str = "hardlink",
                 host_env: t.Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment variables the installer runs with, on top of the host's.
 
-    pip gets its cache and no version check. uv gets its cache and link mode, the system's certificate store (the
+    pip gets its cache and no version check. uv gets its cache and link mode, bytecode compiled at install (as pip
+    compiles it: a release's code and venv are root's, so the service could never write it, and each of its processes
+    would compile every module it imports again), the system's certificate store (the
     host's extra CAs, as pip has them; ``UV_SYSTEM_CERTS`` from uv 0.11, ``UV_NATIVE_TLS`` before), no progress
     bars and no interpreter downloads; a CA bundle and index given to pip by environment (``PIP_CERT``,
     ``REQUESTS_CA_BUNDLE``, ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``) are passed on unless uv's own variable is
@@ -296,6 +298,7 @@ def environment(installer: str, cache_dir: str, link_mode: str = "hardlink",
     env = {
         "UV_CACHE_DIR": cache_dir,
         "UV_LINK_MODE": link_mode,
+        "UV_COMPILE_BYTECODE": "1",
         "UV_SYSTEM_CERTS": "1",
         "UV_NATIVE_TLS": "1",
         "UV_NO_PROGRESS": "1",

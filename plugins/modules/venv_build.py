@@ -142,6 +142,9 @@ notes:
     C(SSL_CERT_FILE), and C(PIP_INDEX_URL) and C(PIP_EXTRA_INDEX_URL) become uv's variables, unless uv's own are set.
     The proxy variables are read by both installers. uv does not read C(pip.conf)."
   - "uv seeds the venv with pip (C(--seed)), so anything that calls the venv's pip keeps working."
+  - "Both installers compile the bytecode of what they install (C(UV_COMPILE_BYTECODE=1) for uv, pip's default): the
+    service cannot write it into a root-owned release, so each of its processes would compile every module it imports
+    again."
 seealso:
   - module: ansible.builtin.pip
     description: Installs packages one call at a time, without a fingerprint.

@@ -191,6 +191,8 @@ def test_uv_environment() -> None:
     assert env == {
         "UV_CACHE_DIR": "/var/cache/flaskops/uv",
         "UV_LINK_MODE": "hardlink",
+        # Compiled at install, as pip does: the service cannot write bytecode into a root-owned release.
+        "UV_COMPILE_BYTECODE": "1",
         "UV_SYSTEM_CERTS": "1",
         "UV_NATIVE_TLS": "1",
         "UV_NO_PROGRESS": "1",
