@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Action of flaskops.deploy.app_inputs: runs on the controller only (the documentation is in plugins/modules)."""
+"""Action of flaskops.deploy.app_inputs: runs on the controller, and on the host only to have systemd read app_timers'
+calendars when the controller has no systemd-analyze (the documentation is in plugins/modules)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,6 @@ def host_calendar_check(args: dict[str, t.Any], problems: list[str], calendars_c
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _requires_connection = False
 
     ARGUMENT_SPEC = dict(
         app_name=dict(type="str", required=True),
@@ -108,7 +108,9 @@ class ActionModule(ActionBase):
         if host_check is not None:
             host_result = self._execute_module(module_name="flaskops.deploy.app_processes", module_args=host_check,
                                                task_vars=task_vars)
-            problems += host_result.get("problems") or ([host_result["msg"]] if host_result.get("failed") else [])
+            if host_result.get("failed") or host_result.get("unreachable"):
+                problems += host_result.get("problems") or ["app_timers: the host could not check them: %s"
+                                                            % host_result.get("msg", "no answer")]
 
         # Names only: no value of app_secrets, no content of app_shared_files, no app_git_repo goes into the result.
         result.update(

@@ -11,7 +11,8 @@ module: app_inputs
 short_description: Check the app role's inputs on the controller, before anything changes on a host
 version_added: 1.0.0
 description:
-  - Runs on the controller only (an action plugin); changes nothing on any host. It is the app role's
+  - An action plugin that runs on the controller, and on the host only to have systemd read O(app_timers)' calendars
+    when the controller cannot (see the notes); changes nothing on any host. It is the app role's
     C(tasks/validate.yml), run in the playbooks' preflight and by the role's entry points when no preflight ran it.
   - Each C(app_*) option the task does not pass is the variable of the same name, templated, when it is set (in the
     app role, its defaults under the inventory). An option the task passes wins.
