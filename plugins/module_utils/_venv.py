@@ -11,8 +11,10 @@ directory, wheels, packages and fallback packages. The inputs are reduced to a *
 (``FINGERPRINT_FILE``) once the build succeeded, so that a later run with the same inputs runs no installer at all.
 
 ``plan`` decides between ``none`` (nothing to do), ``install`` (install into the existing venv) and ``create`` /
-``rebuild`` (a new venv); ``uv_commands`` and ``pip_commands`` return the argument lists of each step, which install
-the same things in the same order with the same lock, hash and constraint semantics.
+``rebuild`` (a new venv); a new venv whose inputs another venv was built from is a copy of it (``reuse_choice``,
+``rewrite_path``): a release whose requirements did not change costs a copy, not an install. ``commands`` returns
+the argument lists of each step, which install the same things in the same order with the same lock, hash and
+constraint semantics with either installer.
 """
 
 from __future__ import annotations
@@ -124,9 +126,12 @@ def fingerprint(inputs: t.Mapping[str, t.Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def record(inputs: t.Mapping[str, t.Any], installer: str) -> str:
-    """The content of ``FINGERPRINT_FILE``."""
+def record(inputs: t.Mapping[str, t.Any], installer: str, path: str | None = None) -> str:
+    """The content of ``FINGERPRINT_FILE``; ``path`` is the venv's own path, the one its scripts name (a later build
+    from the same inputs may copy the venv and rewrite that path, :func:`reuse_choice`)."""
     document = {"fingerprint": fingerprint(inputs), "installer": installer, "inputs": dict(inputs)}
+    if path:
+        document["path"] = path
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -180,6 +185,49 @@ def plan(
                          if inputs.get(key) != recorded["inputs"].get(key))
         return "install", f"the inputs changed: {', '.join(changed) or 'fingerprint'}"
     return "none", "the venv was built from these inputs"
+
+
+def reusable(project: str | None, wheels: t.Sequence[str]) -> bool:
+    """Whether a venv built from the same inputs elsewhere may be copied instead of installed.
+
+    Not with a project or wheels: they are installed from files of the release (a project's code is copied into
+    site-packages, a wheel's origin is recorded in ``direct_url.json``), so a copy would carry the other release's.
+    """
+    return not project and not wheels
+
+
+def reuse_choice(
+    inputs: t.Mapping[str, t.Any],
+    path: str,
+    candidates: t.Sequence[tuple[str, t.Mapping[str, t.Any] | None, bool]],
+) -> tuple[str, str, str] | None:
+    """The venv to copy for a new venv at ``path``: ``(candidate, the path its scripts name, installer)`` or None.
+
+    :param candidates: ``(real path, record read back or None, whether its interpreter runs)``, in order of
+        preference. The first whose recorded fingerprint is the inputs' is taken; ``path`` itself, a venv inside it
+        or one it is inside of never is.
+    """
+    wanted = fingerprint(inputs)
+    for candidate, recorded, works in candidates:
+        if not candidate or not recorded or not works or recorded.get("fingerprint") != wanted:
+            continue
+        if candidate == path or candidate.startswith(path.rstrip("/") + "/") or path.startswith(candidate.rstrip("/") + "/"):
+            continue
+        return candidate, str(recorded.get("path") or candidate), str(recorded.get("installer") or "")
+    return None
+
+
+def rewrite_path(content: bytes, old: str, new: str) -> bytes | None:
+    """``content`` with the venv's old path replaced by the new one (a script's shebang, ``activate``'s
+    ``VIRTUAL_ENV``, ``pyvenv.cfg``'s ``command``), or None when it does not name the old path.
+
+    Only the path followed by ``/``, a quote, whitespace or the end counts, so ``/a/.venv`` does not match in
+    ``/a/.venv2``.
+    """
+    pattern = re.compile(re.escape(old.rstrip("/").encode()) + rb"(?=[/\"'\s]|$)", re.MULTILINE)
+    target = new.rstrip("/").encode()
+    replaced, count = pattern.subn(lambda match: target, content)
+    return replaced if count else None
 
 
 def choose_installer(requested: str, uv_binary: str | None) -> str:

@@ -127,6 +127,20 @@ options:
     type: str
     default: hardlink
     choices: [hardlink, copy, symlink, clone]
+  reuse_from:
+    description:
+      - Venvs of earlier builds (for example the live release's, C(/srv/hello/current/.venv)) that a new venv may be
+        a copy of. When O(path) has no venv yet (or must be rebuilt) and one of them, in this order, runs and records
+        the fingerprint of this build's inputs, it is copied instead of installed (RV(action=copy)). Symbolic links
+        are resolved first.
+      - "The copy hard-links the files (O(link_mode=copy) copies them, as across file systems) and rewrites the
+        venv's path where the venv names it: the scripts in C(bin/) (their C(#!) line, C(activate)) and
+        C(pyvenv.cfg). Bytecode keeps its timestamps, so it stays valid, and Python takes a module's file name from
+        where it is loaded."
+      - Never with O(project) or O(wheels), which install files of the release itself.
+    type: list
+    elements: path
+    default: []
   owner:
     description:
       - Owner of the venv's files, set on every file after a build (and when the venv's directory has another owner).
@@ -185,8 +199,9 @@ changed:
   sample: true
 action:
   description:
-    - V(create) (no venv yet), V(rebuild) (removed and built again), V(install) (installed into the existing venv) or
-      V(none) (built from the same inputs already).
+    - V(create) (no venv yet), V(rebuild) (removed and built again), V(install) (installed into the existing venv),
+      V(copy) (a copy of a venv of O(reuse_from) built from the same inputs) or V(none) (built from the same inputs
+      already).
   returned: always
   type: str
   sample: create
@@ -195,6 +210,11 @@ reason:
   returned: always
   type: str
   sample: "the inputs changed: requirements"
+copied_from:
+  description: With RV(action=copy), the venv that was copied (its real path); empty otherwise.
+  returned: always
+  type: str
+  sample: /srv/hello/releases/0f3a9c2b1d4e/.venv
 rebuilt:
   description: Whether an existing venv was removed and built again.
   returned: always
@@ -256,6 +276,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import stat
 import tempfile
 import time
 import typing as t
@@ -423,6 +444,53 @@ class Builder:
             raise BuildFailed(f"{self.path} exists and is not a virtual environment (no pyvenv.cfg): not removing it")
         shutil.rmtree(self.path)
 
+    def reuse(self, inputs: dict[str, t.Any]) -> tuple[str, str, str] | None:
+        """The venv of O(reuse_from) to copy (:func:`venv.reuse_choice`), or None."""
+        if not venv.reusable(self.params["project"], self.params["wheels"]):
+            return None
+        candidates = []
+        for given in self.params["reuse_from"]:
+            real = os.path.realpath(given)
+            if not os.path.isfile(os.path.join(real, "pyvenv.cfg")):
+                continue
+            python = venv.venv_python(real)
+            works = os.access(python, os.X_OK) and self.module.run_command([python, "-c", "import sys"])[0] == 0
+            candidates.append((real, venv.read_record(_read(os.path.join(real, venv.FINGERPRINT_FILE))), works))
+        return venv.reuse_choice(inputs, self.path, candidates)
+
+    def copy_from(self, source: str, named: str) -> None:
+        """Copy the venv at ``source`` (whose files name ``named``) to O(path): hard links unless
+        O(link_mode=copy), the files that name the old path written anew with the new one."""
+        link = self.params["link_mode"] != "copy"
+        skip = {venv.FINGERPRINT_FILE, venv.LEGACY_FILE}
+        for dirpath, dirnames, filenames in os.walk(source):
+            relative = os.path.relpath(dirpath, source)
+            target_dir = self.path if relative == "." else os.path.join(self.path, relative)
+            os.makedirs(target_dir, exist_ok=True)
+            os.chmod(target_dir, stat.S_IMODE(os.stat(dirpath).st_mode))
+            for name in dirnames + filenames:
+                full, target = os.path.join(dirpath, name), os.path.join(target_dir, name)
+                if os.path.islink(full):
+                    os.symlink(os.readlink(full), target)
+                    continue
+                if name in dirnames or (relative == "." and name in skip):
+                    continue
+                if relative == "bin" or (relative == "." and name == "pyvenv.cfg"):
+                    with open(full, "rb") as handle:
+                        content = venv.rewrite_path(handle.read(), named, self.path)
+                    if content is not None:
+                        with open(target, "wb") as handle:
+                            handle.write(content)
+                        shutil.copystat(full, target)
+                        continue
+                try:
+                    if not link:
+                        raise OSError("copy")
+                    os.link(full, target)
+                except OSError:
+                    shutil.copy2(full, target)
+            dirnames[:] = [name for name in dirnames if not os.path.islink(os.path.join(dirpath, name))]
+
     def write_record(self, content: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".flaskops-venv-", dir=self.path)
         try:
@@ -451,6 +519,7 @@ def main() -> t.NoReturn:
             uv_cache_dir=dict(type="path", default="/var/cache/flaskops/uv"),
             pip_cache_dir=dict(type="path", default="/var/cache/flaskops/pip"),
             link_mode=dict(type="str", default="hardlink", choices=list(venv.LINK_MODES)),
+            reuse_from=dict(type="list", elements="path", default=[]),
             owner=dict(type="str"),
             group=dict(type="str"),
         ),
@@ -460,7 +529,8 @@ def main() -> t.NoReturn:
     started = time.monotonic()
     builder = Builder(module)
     result: dict[str, t.Any] = dict(changed=False, action="none", reason="", rebuilt=False, installer="",
-                                    fingerprint="", interpreter="", commands=[], fallback_installed=[], duration=0.0)
+                                    fingerprint="", interpreter="", commands=[], fallback_installed=[], duration=0.0,
+                                    copied_from="")
 
     def fail(exc: Exception) -> t.NoReturn:
         details = exc.details if isinstance(exc, BuildFailed) else {}
@@ -479,6 +549,7 @@ def main() -> t.NoReturn:
         legacy = _read(builder.legacy_path) if works else None
         exists = os.path.isdir(builder.path) and bool(os.listdir(builder.path))
         action, reason = venv.plan(inputs, works, recorded, legacy, exists)
+        reuse = builder.reuse(inputs) if action in ("create", "rebuild") else None
         uid, gid = builder.ids()
     except (BuildFailed, venv.VenvError) as exc:
         fail(exc)
@@ -501,6 +572,38 @@ def main() -> t.NoReturn:
         module.exit_json(**result)
 
     result["changed"] = True
+    if reuse:
+        source, named, built_by = reuse
+        result.update(action="copy", reason=f"{reason}; {source} was built from the same inputs", copied_from=source,
+                      installer=built_by or installer)
+        if module.check_mode:
+            result["duration"] = round(time.monotonic() - started, 3)
+            module.exit_json(**result)
+        try:
+            _remove(builder.record_path)
+            _remove(builder.legacy_path)
+            builder.clear()
+            builder.copy_from(source, named)
+            if not builder.venv_works():
+                raise BuildFailed("the copy does not run")
+            builder.write_record(venv.record(inputs, result["installer"], builder.path))
+            builder.chown(uid, gid)
+            result["duration"] = round(time.monotonic() - started, 3)
+            module.exit_json(**result)
+        except (BuildFailed, OSError) as exc:
+            # A copy that failed is no venv: it is removed and the venv is built as it would have been.
+            module.warn(f"copying the venv {source} failed, so it is built instead: {to_native(exc)}")
+            try:
+                builder.clear()
+            except (BuildFailed, OSError) as error:
+                fail(error)
+            action = "create" if action == "create" else "rebuild"
+            result.update(action=action, reason=reason, copied_from="", installer=installer)
+            steps = venv.commands(
+                installer, builder.path, params["python"], create=True, uv=uv, requirements=params["requirements"],
+                constraints=params["constraints"], require_hashes=params["require_hashes"], project=params["project"],
+                wheels=params["wheels"], packages=params["packages"],
+            )
     if module.check_mode:
         planned = [argv for dummy, argv in steps]
         try:
@@ -528,7 +631,7 @@ def main() -> t.NoReturn:
                 builder.run(venv.fallback_command(installer, builder.path, missing, params["constraints"], uv), env,
                             "fallback packages")
             result["fallback_installed"] = missing
-        builder.write_record(venv.record(inputs, installer))
+        builder.write_record(venv.record(inputs, installer, builder.path))
         builder.chown(uid, gid)
     except (BuildFailed, venv.VenvError, OSError) as exc:
         _remove(builder.record_path)

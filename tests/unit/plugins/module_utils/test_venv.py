@@ -220,3 +220,46 @@ def test_tail() -> None:
     text = "\n".join(f"line {n}" for n in range(40)) + "\n\n"
     assert venv.tail(text, 3) == "line 37\nline 38\nline 39"
     assert venv.tail("") == ""
+
+
+def test_reuse_takes_the_first_candidate_built_from_the_same_inputs() -> None:
+    inputs = venv.fingerprint_inputs("/usr/bin/python3.11 3.11.2", requirements_sha256="aa")
+    same = {"fingerprint": venv.fingerprint(inputs), "installer": "uv", "inputs": dict(inputs), "path": "/old/.venv"}
+    other = dict(same, fingerprint="0" * 64)
+    new = "/srv/hello/releases/r3/.venv"
+    assert venv.reuse_choice(inputs, new, []) is None
+    assert venv.reuse_choice(inputs, new, [("/r1/.venv", other, True), ("/r2/.venv", same, True)]) == (
+        "/r2/.venv", "/old/.venv", "uv")
+    # Recorded before the record named its path: the candidate's own path is the one its scripts name.
+    assert venv.reuse_choice(inputs, new, [("/r2/.venv", {k: v for k, v in same.items() if k != "path"}, True)]) == (
+        "/r2/.venv", "/r2/.venv", "uv")
+    # One that does not run, has no record, is the venv itself or contains it (or the other way round): never.
+    for candidate in [("/r2/.venv", same, False), ("/r2/.venv", None, True), (new, same, True),
+                      ("/srv/hello/releases/r3", same, True), (new + "/sub", same, True)]:
+        assert venv.reuse_choice(inputs, new, [candidate]) is None, candidate
+
+
+def test_only_a_venv_without_project_or_wheels_is_reusable() -> None:
+    assert venv.reusable(None, []) and venv.reusable("", ())
+    assert not venv.reusable("/srv/hello/releases/r3", [])
+    assert not venv.reusable(None, ["/srv/hello/releases/r3/dist/x-1.0-py3-none-any.whl"])
+
+
+def test_rewrite_path_names_the_new_venv_where_the_old_one_was_named() -> None:
+    old, new = "/srv/hello/releases/r1/.venv", "/srv/hello/releases/r2/.venv"
+    script = b"#!/srv/hello/releases/r1/.venv/bin/python\nimport sys\n"
+    assert venv.rewrite_path(script, old, new) == b"#!/srv/hello/releases/r2/.venv/bin/python\nimport sys\n"
+    activate = b"VIRTUAL_ENV='/srv/hello/releases/r1/.venv'\nexport VIRTUAL_ENV\n"
+    assert venv.rewrite_path(activate, old + "/", new) == b"VIRTUAL_ENV='/srv/hello/releases/r2/.venv'\nexport VIRTUAL_ENV\n"
+    config = b"home = /usr/bin\ncommand = /usr/bin/python3 -m venv /srv/hello/releases/r1/.venv"
+    assert venv.rewrite_path(config, old, new).endswith(b"-m venv /srv/hello/releases/r2/.venv")
+    # Another path that begins like it, or no path at all: nothing to rewrite.
+    assert venv.rewrite_path(b"#!/srv/hello/releases/r1/.venv2/bin/python\n", old, new) is None
+    assert venv.rewrite_path(b"\x7fELF\x02\x01", old, new) is None
+    assert venv.rewrite_path(script, old, "/a\\1/.venv") == b"#!/a\\1/.venv/bin/python\nimport sys\n"
+
+
+def test_the_record_names_the_venv_path_when_given() -> None:
+    inputs = venv.fingerprint_inputs("/usr/bin/python3.11 3.11.2")
+    assert "path" not in json.loads(venv.record(inputs, "uv"))
+    assert json.loads(venv.record(inputs, "uv", "/r/.venv"))["path"] == "/r/.venv"

@@ -285,3 +285,85 @@ def test_owner_and_group_by_id(host: Host) -> None:
     assert not run_module(venv_build.main, host.args(**ids))["changed"]
     failed = run_module_failing(venv_build.main, host.args(owner="flaskops-no-such-user"))
     assert "unknown owner or group" in failed["msg"]
+
+
+def _release_with_same_requirements(host: Host, name: str) -> tuple[str, str]:
+    other = os.path.join(host.root, "srv/hello/releases", name)
+    os.makedirs(other)
+    host.write(os.path.join(other, "requirements.txt"), "flask==3.1.2\n")
+    return os.path.join(other, ".venv"), os.path.join(other, "requirements.txt")
+
+
+def _installed_files(host: Host) -> str:
+    """What an install leaves that names the venv's path: a script and activate; a package file that does not."""
+    host.write(os.path.join(host.path, "bin", "gunicorn"), "#!%s/bin/python\nimport gunicorn\n" % host.path)
+    os.chmod(os.path.join(host.path, "bin", "gunicorn"), 0o755)
+    host.write(os.path.join(host.path, "bin", "activate"), "VIRTUAL_ENV='%s'\nexport VIRTUAL_ENV\n" % host.path)
+    package = os.path.join(host.path, "lib", "python3", "site-packages", "flask")
+    os.makedirs(package)
+    host.write(os.path.join(package, "__init__.py"), "# flask\n")
+    os.symlink("lib", os.path.join(host.path, "lib64"))
+    return os.path.join(package, "__init__.py")
+
+
+def test_a_new_venv_from_the_same_inputs_is_a_copy_of_the_live_one(host: Host) -> None:
+    first = run_module(venv_build.main, host.args())
+    package_file = _installed_files(host)
+    current = os.path.join(host.root, "srv/hello/current")
+    os.symlink(host.release, current)
+    path, requirements = _release_with_same_requirements(host, "r2")
+    calls = len(host.calls())
+
+    planned = run_module(venv_build.main, host.args(path=path, requirements=requirements,
+                                                    reuse_from=[current + "/.venv"]), check_mode=True)
+    assert planned["changed"] and planned["action"] == "copy" and planned["copied_from"] == host.path
+    assert not os.path.exists(path)
+
+    result = run_module(venv_build.main, host.args(path=path, requirements=requirements,
+                                                   reuse_from=["/nonexistent/.venv", current + "/.venv"]))
+    assert result["changed"] and result["action"] == "copy" and result["copied_from"] == host.path
+    assert result["fingerprint"] == first["fingerprint"] and result["installer"] == "uv"
+    assert len(host.calls()) == calls, "a copy runs no installer"
+    with open(os.path.join(path, "bin", "gunicorn"), encoding="utf-8") as handle:
+        assert handle.read() == "#!%s/bin/python\nimport gunicorn\n" % path
+    assert os.access(os.path.join(path, "bin", "gunicorn"), os.X_OK)
+    with open(os.path.join(path, "bin", "activate"), encoding="utf-8") as handle:
+        assert "VIRTUAL_ENV='%s'" % path in handle.read()
+    copied = os.path.join(path, "lib", "python3", "site-packages", "flask", "__init__.py")
+    assert os.stat(copied).st_ino == os.stat(package_file).st_ino, "package files are hard links"
+    assert os.readlink(os.path.join(path, "lib64")) == "lib"
+    with open(os.path.join(path, venv.FINGERPRINT_FILE), encoding="utf-8") as handle:
+        record = json.load(handle)
+    assert record["path"] == path and record["fingerprint"] == first["fingerprint"]
+    # The live venv is as it was.
+    with open(os.path.join(host.path, "bin", "gunicorn"), encoding="utf-8") as handle:
+        assert host.path in handle.read()
+
+    again = run_module(venv_build.main, host.args(path=path, requirements=requirements, reuse_from=[current + "/.venv"]))
+    assert not again["changed"] and again["action"] == "none"
+
+
+def test_a_copy_by_copy_link_mode_shares_no_file(host: Host) -> None:
+    run_module(venv_build.main, host.args())
+    package_file = _installed_files(host)
+    path, requirements = _release_with_same_requirements(host, "r2")
+    result = run_module(venv_build.main, host.args(path=path, requirements=requirements, reuse_from=[host.path],
+                                                   link_mode="copy"))
+    assert result["action"] == "copy"
+    copied = os.path.join(path, "lib", "python3", "site-packages", "flask", "__init__.py")
+    assert os.stat(copied).st_ino != os.stat(package_file).st_ino
+
+
+def test_other_inputs_a_project_or_wheels_are_installed_not_copied(host: Host) -> None:
+    run_module(venv_build.main, host.args())
+    path, requirements = _release_with_same_requirements(host, "r2")
+    host.write(requirements, "flask==3.1.1\n")
+    changed = run_module(venv_build.main, host.args(path=path, requirements=requirements, reuse_from=[host.path]))
+    assert changed["action"] == "create" and changed["copied_from"] == ""
+
+    project = host.args(project=host.release)
+    run_module(venv_build.main, project)
+    path3, requirements3 = _release_with_same_requirements(host, "r3")
+    with_project = run_module(venv_build.main, host.args(path=path3, requirements=requirements3, project=host.release,
+                                                         reuse_from=[host.path]))
+    assert with_project["action"] == "create" and with_project["copied_from"] == ""
