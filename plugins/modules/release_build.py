@@ -551,10 +551,8 @@ stderr:
 """
 
 import grp
-import inspect
 import json
 import os
-import pwd
 import shlex
 import base64
 import shutil
@@ -566,21 +564,12 @@ import zipfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flaskops.deploy.plugins.module_utils import _flask_facts
+from ansible_collections.flaskops.deploy.plugins.module_utils import _config_host as config_host
 from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
-from ansible_collections.flaskops.deploy.plugins.module_utils._flask_config import (
-    RULE_IDS,
-    check_report,
-    maskable,
-    parse_env_file,
-    probe_facts,
-)
 
 VERSION_SCRIPT = "import sys; from importlib.metadata import version; print(version(sys.argv[1]))"
 PYTHON_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])"
-# Values of the environment shorter than this are not masked in the output (as in flask_config_validate).
-MIN_MASKED_LENGTH = 8
 
 
 def _chown_root(path: str) -> None:
@@ -976,52 +965,13 @@ def _step(module: AnsibleModule, step: t.Callable[[AnsibleModule], dict[str, t.A
     return result
 
 
-def _venv_python(release_dir: str) -> str:
-    for name in ("python", "python3"):
-        candidate = os.path.join(release_dir, ".venv", "bin", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise _StepFailed(dict(msg="venv %r has no executable bin/python" % os.path.join(release_dir, ".venv")))
-
-
 def config_check(module: AnsibleModule) -> dict[str, t.Any]:
     """The Flask configuration check of the release (the rules of flaskops.deploy.flask_config_validate), run as
     the app user with the environment of the transient file."""
     params = module.params
-    settings = params["config"]
-    unknown = sorted(set(settings["skip_rules"]) - set(RULE_IDS))
-    if unknown:
-        module.fail_json(msg="config.skip_rules names unknown rules: %s" % ", ".join(unknown))
-    try:
-        if params["env_content"] is not None:
-            text = params["env_content"]
-        else:
-            with open(params["env_file"], encoding="utf-8") as handle:
-                text = handle.read()
-        env = parse_env_file(text)
-    except (OSError, UnicodeDecodeError) as error:
-        module.fail_json(msg="env_file %r cannot be read: %s" % (params["env_file"], error))
-    except ValueError as error:
-        module.fail_json(msg="env_file %r: %s" % (params["env_file"], error))
-    # The file's values are secrets: none of them is returned or logged.
-    module.no_log_values.update(maskable(env.values(), MIN_MASKED_LENGTH))
-    try:
-        home = pwd.getpwnam(params["user"]).pw_dir
-    except KeyError:
-        module.fail_json(msg="no user %s on the host" % params["user"])
-    python = _venv_python(params["release_dir"])
-    try:
-        probe = inspect.getsource(_flask_facts)
-    except (OSError, TypeError) as error:
-        module.fail_json(msg="cannot read the source of the configuration probe: %s" % error)
-    argv = rb.as_user_argv(params["user"], params["group"], [python, "-c", probe, settings["app"]])
-    rc, out, err = module.run_command(
-        argv, cwd=params["release_dir"], check_rc=False, expand_user_and_vars=False,
-        environ_update=dict({"HOME": home, "USER": params["user"], "LOGNAME": params["user"]}, **env))
-    facts = probe_facts(out, err, rc, python, _flask_facts.PROBE_MARKER)
-    options = dict(app=settings["app"], https=settings["https"], behind_proxy=settings["behind_proxy"],
-                   server_name=settings["server_name"] or None, proxy_body_limit=settings["body_limit"])
-    report, refusal = check_report(facts, options, None, settings["skip_rules"], settings["fail_on"])
+    env = config_host.read_env(module, params["env_file"], params["env_content"])
+    report, refusal = config_host.check(module, params["release_dir"], env, params["user"], params["group"],
+                                        params["config"])
     if refusal:
         raise _StepFailed(dict(report, msg=refusal))
     return dict(report, changed=False)
@@ -1211,18 +1161,7 @@ def main() -> t.NoReturn:
             prepare=dict(type="bool", default=False),
             state_file=dict(type="path"),
             config_check=dict(type="bool", default=False),
-            config=dict(type="dict", default={}, options=dict(
-                app=dict(type="str"),
-                https=dict(type="bool", default=True),
-                https_setting=dict(type="str", default="auto"),
-                behind_proxy=dict(type="bool", default=True),
-                server_name=dict(type="str", default=""),
-                body_limit=dict(type="int"),
-                skip_rules=dict(type="list", elements="str", default=[]),
-                fail_on=dict(type="str", default="error", choices=["error", "warning"]),
-                hints=dict(type="dict", default={}),
-                hint_skip=dict(type="str", default=""),
-            )),
+            config=dict(type="dict", default={}, options=config_host.CONFIG_OPTIONS),
         ),
         supports_check_mode=True,
     )
