@@ -278,6 +278,34 @@ options:
       seconds.
     type: int
     default: 5
+  config_check:
+    description:
+      - With O(action=activate), the Flask configuration check of the release the plan puts live, run before any
+        slot starts when the plan flips (in check mode too, as it changes nothing); a rollback's, whose release was
+        checked when it was deployed but with the environment of that time.
+      - It imports the release as O(config_check.user) with the environment of O(config_check.env_file), the file the
+        slots read, and applies the rules of M(flaskops.deploy.flask_config_validate) with the settings
+        O(config_check.config) (those of M(flaskops.deploy.release_build)'s O(flaskops.deploy.release_build#module:config)).
+      - A refusal fails the module before anything changed, naming each finding and its fix. The findings of a
+        passing check are the task's warnings, one line each (RV(finding_lines)).
+    type: dict
+    suboptions:
+      env_file:
+        description: The environment file the slots read (C(/etc/<app_name>/env)).
+        type: path
+        required: true
+      user:
+        description: The user the check imports the release as, the slots' user.
+        type: str
+        required: true
+      group:
+        description: The group of the check's process; the layout's O(group) when not given.
+        type: str
+      config:
+        description: The settings of the check, built once by the C(flaskops.deploy.app) role from its
+          C(app_config_check_*) variables; C(app) is required.
+        type: dict
+        required: true
 notes:
   - "O(mode), O(owner) and O(group) apply to the state file written by O(action=commit); the role writes it as
     C(root:<app_group>) with mode C(0640)."
@@ -675,6 +703,19 @@ flip:
   returned: when O(action=activate)
   type: dict
   sample: {"slot": "green", "old_slot": "blue", "stopped_slot": "blue", "committed": {"active": "green"}}
+config:
+  description: With O(config_check), the report of the configuration check (C(valid), C(findings), C(facts),
+    C(duration), as M(flaskops.deploy.release_build) returns it); empty when it did not run (no flip).
+  returned: when O(action=activate)
+  type: dict
+  sample: {"valid": true, "findings": [], "duration": 0.41}
+finding_lines:
+  description: The findings of a passing configuration check (O(config_check)), one line each, as
+    M(flaskops.deploy.release_build) returns them; each is also a warning of the task.
+  returned: when O(action=activate)
+  type: list
+  elements: str
+  sample: []
 legacy_service:
   description: The single service of earlier versions (C(<unit_dir>/<app_name>.service)) retired after a host's first
     flip (in check mode, the one a real run would retire); empty when there is none.
@@ -688,9 +729,11 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
@@ -700,7 +743,9 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
     activation_steps,
     retire_legacy,
 )
+from ansible_collections.flaskops.deploy.plugins.module_utils import _config_host as config_host
 from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
+from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
@@ -957,6 +1002,32 @@ def _check_mode_flip(spec: dict[str, t.Any]) -> dict[str, t.Any]:
             "failure": {}}
 
 
+def _config_check(module: AnsibleModule, the_plan: dict[str, t.Any], result: dict[str, t.Any]) -> None:
+    """O(config_check) on the planned release: fail before anything changes when it is refused."""
+    options = module.params["config_check"]
+    settings = options["config"]
+    problems = ArgumentSpecValidator(config_host.CONFIG_OPTIONS).validate(settings)
+    if problems.error_messages:
+        module.fail_json(msg="config_check.config: " + "; ".join(problems.error_messages), **result)
+    settings = problems.validated_parameters
+    if not settings["app"]:
+        module.fail_json(msg="config_check.config needs app", **result)
+    group = options["group"] or module.params["group"]
+    if not group:
+        module.fail_json(msg="config_check needs group (here or in layout)", **result)
+    started = time.monotonic()
+    env = config_host.read_env(module, options["env_file"])
+    report, refusal = config_host.check(module, the_plan["release_dir"], env, options["user"], group, settings)
+    result["config"] = dict(report, duration=round(time.monotonic() - started, 3))
+    if refusal:
+        module.fail_json(msg=rb.config_refusal(
+            the_plan["release"], False, bool(the_plan.get("live")), refusal, report.get("findings") or [],
+            settings["hints"], settings["hint_skip"], settings["https"], settings["https_setting"]), **result)
+    result["finding_lines"] = rb.finding_lines(report.get("findings") or [], settings["hints"], settings["hint_skip"])
+    for line in result["finding_lines"]:
+        module.warn(line)
+
+
 def _do_activate(module: AnsibleModule, state: dict[str, t.Any], releases: list[dict[str, t.Any]],
                  result: dict[str, t.Any]) -> None:
     params = module.params
@@ -965,6 +1036,9 @@ def _do_activate(module: AnsibleModule, state: dict[str, t.Any], releases: list[
     the_plan = result.get("plan")
     if not the_plan:
         module.fail_json(msg="action=activate needs release_dir, or release_from live or rollback", **result)
+    result.update(config={}, finding_lines=[])
+    if params["config_check"] and the_plan["flip"]:
+        _config_check(module, the_plan, result)
     spec = _activation_spec(module, state, the_plan, result)
     result.update(stopped_first=[], switched_to="", drain_pids=[], flip={}, legacy_service="")
     result["would"].extend(activation_steps(spec))
@@ -1081,6 +1155,13 @@ def main() -> t.NoReturn:
             "proxy_check": {"type": "dict"},
             "drain_timeout": {"type": "int", "default": 60},
             "drain_grace": {"type": "int", "default": 5},
+            "config_check": {"type": "dict", "options": {
+                "env_file": {"type": "path", "required": True},
+                "user": {"type": "str", "required": True},
+                "group": {"type": "str"},
+                # Validated against release_build's settings (config_host.CONFIG_OPTIONS) when the check runs.
+                "config": {"type": "dict", "required": True},
+            }},
         },
         add_file_common_args=True,
         supports_check_mode=True,

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import stat
+import shutil
 import sys
 import typing as t
 
@@ -622,3 +623,64 @@ def test_pending_changes_make_check_mode_report_the_flip_a_real_run_would_do(hos
     assert pending["reason"] == "what slot blue runs differs (release, server, configuration or units)"
     # Outside check mode the files on the host are read: nothing changed, nothing flips.
     assert run(dict(args, pending_changes=True))["plan"]["flip"] is False
+
+
+ROLLBACK_APP = '''
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+app = Flask(__name__)
+app.config.update(SESSION_COOKIE_SAMESITE="Lax", MAX_CONTENT_LENGTH=1024, PREFERRED_URL_SCHEME="https")
+app.config.from_prefixed_env("FLASK")
+app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+'''
+ROLLBACK_SECRET = "9c2b7a4e0f3d6c9b2a5e8f1d4c7b0a3e6f9d6f1d8c3b9a2e4f7d0c5b8a1e3f6d"
+ROLLBACK_ENV = 'FLASK_SECRET_KEY="%s"\nFLASK_SESSION_COOKIE_SECURE=true\n' % ROLLBACK_SECRET
+
+
+@pytest.mark.skipif(os.getuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_a_rollback_checks_the_configuration_of_its_release_before_any_slot_starts(host: Layout) -> None:
+    """config_check: the release to go back to is imported with the slots' environment as the app user; a refusal
+    fails before anything changes, and without a flip there is nothing to check."""
+    pytest.importorskip("flask")
+    import grp
+    import pwd
+    r1 = host.add_release("r1", 100)
+    host.add_release("r2", 200)
+    os.makedirs(os.path.join(r1, ".venv", "bin"))
+    host.write(os.path.join(r1, ".venv", "bin", "python"), '#!/bin/sh\nexec %s "$@"\n' % sys.executable)
+    os.chmod(os.path.join(r1, ".venv", "bin", "python"), 0o755)
+    host.write(os.path.join(r1, "wsgi.py"), ROLLBACK_APP)
+    host.record("green", previous=r1, blue="r1", green="r2")
+    host.serve("green")
+    host.set_units(green="active", blue="inactive")
+    host.write(host.env_file, ROLLBACK_ENV)
+    check = {"env_file": host.env_file, "user": pwd.getpwuid(os.getuid()).pw_name,
+             "group": grp.getgrgid(os.getgid()).gr_name,
+             "config": {"app": "wsgi:app", "hints": {"debug-enabled": "Remove FLASK_DEBUG from app_env."}}}
+    args = activate_args(host, release_from="rollback", config_check=check)
+    state_before = on_disk(host.state_file)
+
+    planned = run(args, check_mode=True)
+    assert planned["plan"]["release"] == "r1" and planned["plan"]["flip"] is True
+    assert planned["config"]["valid"] is True and planned["config"]["facts"]["secret_key_length"] == 64
+    assert planned["config"]["duration"] >= 0 and planned["finding_lines"] == []
+    assert ROLLBACK_SECRET not in json.dumps(planned)
+
+    host.write(host.env_file, ROLLBACK_ENV + "FLASK_DEBUG=true\n")
+    for check_mode in (True, False):
+        refused = run_failing(args, check_mode=check_mode)
+        assert refused["msg"].startswith("Release r1 was not activated: refused by the Flask configuration check.")
+        assert "the live release keeps serving." in refused["msg"] and "Remove FLASK_DEBUG" in refused["msg"]
+        assert [finding["id"] for finding in refused["config"]["findings"]] == ["debug-enabled"]
+        assert ROLLBACK_SECRET not in json.dumps(refused)
+    assert not any(call[0] != "show" for call in host.systemctl_calls())
+    assert on_disk(host.state_file) == state_before
+
+    # Going back to the release that is live already: no flip, so no check (the debug setting would refuse it).
+    same = run(dict(args, rollback_to="r2", fingerprint="fp-r2"), check_mode=True)
+    assert same["plan"]["flip"] is False and same["config"] == {}
+
+    unknown = run_failing(dict(args, config_check=dict(check, config={"app": "wsgi:app", "skip_rules": ["nope"]})),
+                          check_mode=True)
+    assert "unknown rules: nope" in unknown["msg"]
