@@ -116,7 +116,8 @@ class ActionModule(ActionBase):
         messages = [preflight.unknown_message(name, sources[name], scope, declared) for name in unknown]
 
         absent = preflight.missing_required(
-            {role: specs[role] for role in roles}, task_vars.get("flaskops_preflight_entry_points"), task_vars)
+            {role: specs[role] for role in roles},
+            self._templar.template(task_vars.get("flaskops_preflight_entry_points") or {}), task_vars)
 
         result.update(
             changed=False,

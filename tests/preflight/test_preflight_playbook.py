@@ -190,7 +190,7 @@ def test_the_deploy_survey_at_its_defaults_and_its_minimums_passes_the_deploy_pr
         lowest = {q["variable"]: q["min"] for q in json.load(handle)["spec"] if q["type"] == "integer"}
     assert lowest["app_keep_releases"] == 2
     for answers in (_survey_answers("deploy"), _survey_answers("deploy", **lowest)):
-        answers.update(flaskops_preflight_entry_points={"app": "deploy"})
+        answers.update(flaskops_preflight_entry_points={"app": "deploy", "gunicorn": "main"})
         result = run(roles=["app", "gunicorn"], extra_vars=answers)
         assert result.returncode == 0, result.stdout[-3000:]
         assert "preflight passed" in result.stdout and _warnings(result.stdout) == [], result.stdout[-3000:]
@@ -198,7 +198,7 @@ def test_the_deploy_survey_at_its_defaults_and_its_minimums_passes_the_deploy_pr
 
 def test_one_below_the_surveys_keep_releases_minimum_is_refused_by_the_app_role(run) -> None:
     """The survey's minimum is the role's: one less fails the preflight, naming the variable."""
-    answers = _survey_answers("deploy", app_keep_releases=1, flaskops_preflight_entry_points={"app": "deploy"})
+    answers = _survey_answers("deploy", app_keep_releases=1, flaskops_preflight_entry_points={"app": "deploy", "gunicorn": "main"})
     result = run(roles=["app", "gunicorn"], extra_vars=answers)
     assert result.returncode != 0
     assert "app_keep_releases must be at least 2" in result.stdout
