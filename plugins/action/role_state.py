@@ -105,7 +105,8 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
 
     # Settings a role keeps in its vars/main.yml as __<role>_state_<name>, used when the task does not give them.
-    SETTINGS = ("scope", "facts", "roles", "force")
+    SETTINGS = ("scope", "facts", "roles", "force", "exclude")
+    QUERY_KEYS = ("role", "scope", "fingerprint", "force")
 
     def _task_role_path(self, task_vars):
         role = getattr(self._task, "_role", None)
@@ -121,11 +122,12 @@ class ActionModule(ActionBase):
             data = self._loader.load_from_file(path)
         return data if isinstance(data, dict) else {}
 
-    def _context(self, args, task_vars):
+    def _context(self, args, task_vars, overrides=None):
         """(role name, role path, templar, variables) of the role the state is about.
 
-        Inside the role, its own variables; from a play (the preflight), the role's defaults under the play's
-        variables under the role's vars, the precedence a run of the role gives them.
+        Inside the role, its own variables; from a play (the preflight) or the role that includes it (O(prefetch)),
+        the role's defaults under the play's variables under the role's vars under ``overrides`` (the variables the
+        include gives it), the precedence a run of the role gives them.
         """
         own = self._task_role_path(task_vars)
         role = args.get("role") or (os.path.basename(own).split(".")[-1] if own else None)
@@ -137,7 +139,7 @@ class ActionModule(ActionBase):
         if not os.path.isdir(path):
             raise AnsibleActionFail("role_state: no role %r at %s" % (role, path))
         variables = _combine(self._load_vars_file(os.path.join(path, "defaults", "main.yml")), task_vars,
-                             self._load_vars_file(os.path.join(path, "vars", "main.yml")))
+                             self._load_vars_file(os.path.join(path, "vars", "main.yml")), overrides)
         return role, path, self._templar.copy_with_new_env(available_variables=variables), variables
 
     @staticmethod
@@ -149,10 +151,10 @@ class ActionModule(ActionBase):
         except AnsibleError:
             return UNDEFINED
 
-    def _wanted(self, args, task_vars):
+    def _wanted(self, args, task_vars, overrides=None):
         """The module arguments of one role's query or record: the settings and the fingerprint filled in."""
         args = dict(args)
-        role, role_path, templar, variables = self._context(args, task_vars)
+        role, role_path, templar, variables = self._context(args, task_vars, overrides)
         args["role"] = role
         for name in self.SETTINGS:
             if args.get(name) is None:
@@ -190,7 +192,7 @@ class ActionModule(ActionBase):
             queries = []
             for name in args.pop("query_roles") or []:
                 one = self._wanted(dict(args, role=name), task_vars)
-                queries.append({key: one.get(key) for key in ("role", "scope", "fingerprint", "force")})
+                queries.append({key: one.get(key) for key in self.QUERY_KEYS})
             if not queries:
                 result.update(changed=False, stale=False, reasons=[], roles=[])
                 return result
@@ -199,7 +201,9 @@ class ActionModule(ActionBase):
                                                task_vars=task_vars))
             return result
         run = _run_marker()
-        pending = (task_vars.get("ansible_facts") or {}).get(rs.PENDING_FACT)
+        facts = task_vars.get("ansible_facts") or {}
+        pending = facts.get(rs.PENDING_FACT)
+        prefetch = args.pop("prefetch", None) or []
         if state == "record" and self._task.notify and boolean(args.get("defer", True), strict=False):
             # Kept on the controller: the role's commit handler (the task notifies it) writes it with the others.
             args = self._wanted(args, task_vars)
@@ -225,20 +229,59 @@ class ActionModule(ActionBase):
         if state != "commit":
             args = self._wanted(args, task_vars)
             role = args["role"]
-            # Inside the role, a stale answer the play's preflight got for the same fingerprint is the answer.
+            # Inside the role, an answer this run already has for the same stamp and fingerprint is the answer: a record
+            # still pending, the including role's prefetch, the play's preflight's (a stale one always, a fresh one
+            # while no query of this run found a role stale: rs.preflight_answer, rs.STALE_FACT).
             if state == "query" and not self._task.args.get("role"):
                 try:
                     stamp = os.path.join(args.get("path") or STATE_DIR, rs.stamp_name(role, args.get("scope") or ""))
                 except ValueError:
                     stamp = None
                 preflight = task_vars.get("__flaskops_preflight_states")
-                known = stamp and (rs.pending_answer(pending, run, stamp, args["fingerprint"]) or rs.preflight_answer(
-                    preflight, role, stamp, args["fingerprint"]))
+                stale_run = facts.get(rs.STALE_FACT) == run
+                known = None
+                if stamp:
+                    wanted = args["fingerprint"]
+                    known = rs.pending_answer(pending, run, stamp, wanted)
+                    known = known or rs.prefetched_answer(facts.get(rs.PREFETCH_FACT), run, stamp, wanted)
+                    known = known or rs.preflight_answer(preflight, role, stamp, wanted, reuse_fresh=not stale_run)
                 if known:
                     result.update(known)
-                    return result
+                    return self._mark_stale(result, run)
+                if prefetch:
+                    return self._mark_stale(self._query_with(args, prefetch, task_vars, facts, run, result), run)
         else:
             args["role"] = self._context(args, task_vars)[0]
         result.update(self._execute_module(module_name="flaskops.deploy.role_state", module_args=args,
                                            task_vars=task_vars))
+        return self._mark_stale(result, run) if state == "query" else result
+
+    def _query_with(self, args, prefetch, task_vars, facts, run, result):
+        """The role's query and those of the roles it includes (O(prefetch)) in one remote call; their answers wait in
+        the host fact rs.PREFETCH_FACT for their own queries. A role whose fingerprint cannot be computed here is left
+        to ask the host itself."""
+        queries = [{key: args.get(key) for key in self.QUERY_KEYS}]
+        for entry in prefetch:
+            entry = entry if isinstance(entry, dict) else {"role": entry}
+            try:
+                one = self._wanted({"role": entry.get("role")}, task_vars, entry.get("vars") or {})
+            except AnsibleError:
+                continue
+            queries.append({key: one.get(key) for key in self.QUERY_KEYS})
+        answer = self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
+                                      module_args=dict(state="query", queries=queries, path=args.get("path") or STATE_DIR))
+        if answer.get("failed"):
+            result.update(answer)
+            return result
+        own, others = answer["roles"][0], answer["roles"][1:]
+        result.update({key: own[key] for key in ("stale", "reasons", "stamp", "fingerprint")}, changed=False,
+                      prefetched=[other["role"] for other in others],
+                      ansible_facts={rs.PREFETCH_FACT: rs.prefetch_add(facts.get(rs.PREFETCH_FACT), run, others)})
+        return result
+
+    @staticmethod
+    def _mark_stale(result, run):
+        """A role found stale runs its full path: the run's later queries reuse no fresh answer of the preflight."""
+        if result.get("stale") is True:
+            result["ansible_facts"] = dict(result.get("ansible_facts") or {}, **{rs.STALE_FACT: run})
         return result

@@ -211,25 +211,67 @@ def parse_dpkg_status(text):
     return packages
 
 
-def preflight_answer(preflight, role, stamp, wanted):
-    """The stale answer a play's preflight already got for this very query, or None to ask the host.
+def preflight_answer(preflight, role, stamp, wanted, reuse_fresh=False):
+    """The answer a play's preflight already got for this very query, or None to ask the host.
 
     ``preflight`` is the preflight's registered result (``roles``: one answer per role, each with ``role``); an answer
-    is reused only when it found the role stale for the same stamp and the same fingerprint. A role found stale stays
-    stale while the play goes on (the roles before it only change more of the host), so the role's own query would
-    give the same answer: it costs a remote call and is skipped. A fresh answer is never reused, since an earlier role
-    of the play may have changed what this one left on the host.
+    is reused only for the same stamp and the same fingerprint. A role found stale stays stale while the play goes on
+    (the roles before it only change more of the host), so the role's own query would give the same answer: it costs
+    a remote call and is skipped. A fresh answer is reused only with ``reuse_fresh``: while no role of this run has
+    been found stale on the host (:data:`STALE_FACT`), no role has run its full path since the preflight, so nothing
+    changed what this role left there.
     """
     if not isinstance(preflight, dict) or preflight.get("failed") or preflight.get("skipped"):
         return None
     for answer in preflight.get("roles") or []:
         if not isinstance(answer, dict) or answer.get("role") != role:
             continue
-        if answer.get("stale") is not True or answer.get("stamp") != stamp or answer.get("fingerprint") != wanted:
+        if answer.get("stamp") != stamp or answer.get("fingerprint") != wanted:
             return None
-        return {"changed": False, "stale": True, "stamp": stamp, "fingerprint": wanted,
-                "reasons": list(answer.get("reasons") or []), "preflight": True}
+        if answer.get("stale") is True:
+            return {"changed": False, "stale": True, "stamp": stamp, "fingerprint": wanted,
+                    "reasons": list(answer.get("reasons") or []), "preflight": True}
+        if reuse_fresh and answer.get("stale") is False:
+            return {"changed": False, "stale": False, "stamp": stamp, "fingerprint": wanted, "reasons": [],
+                    "preflight": True}
+        return None
     return None
+
+
+# Answers a role's query got in the same remote call for the roles it includes (their own queries then make none):
+# {"run": <marker of the run>, "answers": [{role, stale, reasons, stamp, fingerprint}]}.
+PREFETCH_FACT = "flaskops_role_state_prefetched"
+
+
+def prefetch_add(prefetched, run, answers):
+    """The fact after a role's query fetched the ``answers`` of the roles it includes (replacing earlier ones of the
+    same stamps)."""
+    kept = []
+    if isinstance(prefetched, dict) and prefetched.get("run") == run and isinstance(prefetched.get("answers"), list):
+        stamps = {answer.get("stamp") for answer in answers}
+        kept = [a for a in prefetched["answers"] if isinstance(a, dict) and a.get("stamp") not in stamps]
+    return {"run": run, "answers": kept + [dict(answer) for answer in answers if isinstance(answer, dict)]}
+
+
+def prefetched_answer(prefetched, run, stamp, wanted):
+    """The answer the including role's query fetched for this very query (same run, stamp and fingerprint), or None
+    to ask the host.
+
+    The including role fetched it before its own tasks ran, and those tasks only change the files the including role
+    owns, never what an included role left (one owner per file), so the host would answer the same.
+    """
+    if not isinstance(prefetched, dict) or prefetched.get("run") != run:
+        return None
+    for answer in prefetched.get("answers") or []:
+        if isinstance(answer, dict) and answer.get("stamp") == stamp and answer.get("fingerprint") == wanted:
+            return {"changed": False, "stale": bool(answer.get("stale")), "stamp": stamp, "fingerprint": wanted,
+                    "reasons": list(answer.get("reasons") or []), "prefetched": True}
+    return None
+
+
+# The marker of the run (:func:`run_marker`) in which a role's query found it stale on this host: from then on, the
+# role runs its full path and may change the host, so the fresh answers of the preflight are not reused.
+STALE_FACT = "flaskops_role_state_stale_run"
 
 
 # Records kept on the controller until a handler flush commits them in one call. They live in a host fact of the

@@ -34,8 +34,9 @@ description:
     C(vars/main.yml) are loaded around the play's variables, the precedence a run of the role gives them."
   - "Inside the role, O(state=query) makes no remote call when the play's preflight (the registered
     C(__flaskops_preflight_states)) already found the role stale with the same stamp and fingerprint: a stale role
-    stays stale while the play goes on. A fresh answer of the preflight is always asked again, since an earlier role
-    of the play may have changed the host."
+    stays stale while the play goes on. A fresh answer of the preflight is reused too, but only while no query of
+    this run found a role stale on the host (the host fact C(flaskops_role_state_stale_run), set by such a query):
+    until a role runs its full path, nothing has changed what the roles left on the host since the preflight."
   - O(state=commit) renames the pending stamps of O(role) into place. A role that notifies no handler records with
     O(defer=false) instead, which writes the stamp in place at once.
   - "A record with O(defer=true) whose task notifies a handler (the role's commit handler) makes no remote call: the
@@ -163,9 +164,23 @@ options:
         O(role); the answers are RV(roles)."
     type: list
     elements: str
+  prefetch:
+    description:
+      - "Inside a role, with O(state=query): the roles this role includes, asked in the same remote call as its own
+        query. Each is a role's short name, or a dict with C(role) and C(vars), the variables the include gives it
+        (for example C(systemd_units)); its fingerprint is computed as O(role) outside the role would, with C(vars)
+        over the role's own. The answers wait in the host fact C(flaskops_role_state_prefetched) of the run: the
+        included role's own query takes the answer for its stamp and fingerprint without a remote call, or asks the
+        host when the fingerprint differs."
+      - The answers stay valid because the tasks of the including role in between change only the files it owns,
+        never what an included role left.
+      - Ignored when the role's own answer comes from a record of this run or from the play's preflight.
+    type: list
+    elements: raw
+    default: []
   queries:
     description:
-      - Internal, set by the action plugin from O(query_roles); leave it out.
+      - Internal, set by the action plugin from O(query_roles) and O(prefetch); leave it out.
     type: list
     elements: dict
   records:
@@ -294,6 +309,13 @@ pending:
   returned: when a record is kept on the controller, or a query answered from one
   type: bool
   sample: true
+prefetched:
+  description:
+    - With O(prefetch), the roles asked in the same call (RV(prefetched) is a list of their short names).
+    - Inside an included role, V(true) when the answer is the one the including role prefetched (no remote call).
+  returned: with O(prefetch), or when a prefetched answer was taken
+  type: raw
+  sample: [gunicorn, python_venv, systemd]
 preflight:
   description: The answer is the play's preflight's (O(state=query) inside the role; no remote call was made).
   returned: when the preflight's answer was reused
@@ -475,6 +497,7 @@ def main():
             path=dict(type="path", default="/var/lib/flaskops/state"),
             fingerprint=dict(type="dict"),
             query_roles=dict(type="list", elements="str"),
+            prefetch=dict(type="list", elements="raw", default=[]),
             queries=dict(type="list", elements="dict"),
             records=dict(type="list", elements="dict", options=dict(
                 role=dict(type="str", required=True),

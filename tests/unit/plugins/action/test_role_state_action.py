@@ -101,3 +101,157 @@ def test_check_mode_writes_nothing(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out["beta"]["changed"] is True
     assert not (tmp_path / "state").exists()
+
+
+QUERY_ROLE = """---
+- name: Decide whether {role} has anything to do
+  flaskops.deploy.role_state:
+    state: query
+    path: "{work}/state"
+  register: __{role}_query
+- name: Keep the answer
+  ansible.builtin.set_fact:
+    __answers: "{{{{ __answers | default({{}}) | combine({{'{role}': __{role}_query}}) }}}}"
+- name: Run the full path
+  when: __{role}_query.stale
+  block:
+    - name: Write the file of {role}
+      ansible.builtin.copy:
+        content: "{{{{ {role}_value }}}}"
+        dest: "{work}/{role}.conf"
+        mode: "0600"
+    - name: Record what {role} left on the host
+      flaskops.deploy.role_state:
+        state: record
+        path: "{work}/state"
+        files: ["{work}/{role}.conf"]
+        defer: false
+"""
+# The play's preflight, in a role next to the others (outside a role, role_state finds roles in the collection).
+PREFLIGHT = """---
+- name: Find the roles whose inputs or host changed
+  flaskops.deploy.role_state:
+    query_roles: [alpha, beta]
+    path: "{work}/state"
+  register: __flaskops_preflight_states
+"""
+PREFLIGHT_PLAY = """---
+- hosts: localhost
+  gather_facts: false
+  roles: [preflight, alpha, beta]
+  post_tasks:
+    - ansible.builtin.copy:
+        content: "{{{{ __answers | to_json }}}}"
+        dest: "{work}/out.json"
+      check_mode: false
+"""
+
+
+def preflight_play(tmp_path: pathlib.Path, *extra: str):
+    for role in ("alpha", "beta"):
+        base = tmp_path / "roles" / role
+        for sub in ("meta", "tasks", "defaults"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
+        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
+        (base / "tasks" / "main.yml").write_text(QUERY_ROLE.format(role=role, work=tmp_path))
+    (tmp_path / "roles" / "preflight" / "tasks").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "roles" / "preflight" / "tasks" / "main.yml").write_text(PREFLIGHT.format(work=tmp_path))
+    (tmp_path / "play.yml").write_text(PREFLIGHT_PLAY.format(work=tmp_path))
+    root = tmp_path / "collections"
+    (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
+    if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
+        os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                                  str(tmp_path / "play.yml")] + list(extra)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+def test_the_preflight_answers_are_reused_fresh_ones_only_until_a_role_is_found_stale(tmp_path):
+    first = preflight_play(tmp_path)
+    assert first["alpha"]["stale"] and first["alpha"]["preflight"] and first["beta"]["stale"] and first["beta"]["preflight"]
+
+    # Nothing changed: both roles take the preflight's fresh answer, with no call of their own.
+    quiet = preflight_play(tmp_path)
+    assert not quiet["alpha"]["stale"] and quiet["alpha"].get("preflight") is True
+    assert not quiet["beta"]["stale"] and quiet["beta"].get("preflight") is True
+
+    # alpha's input changed: it is stale and runs its full path, so beta asks the host itself (and is fresh there).
+    changed = preflight_play(tmp_path, "-e", "alpha_value=two")
+    assert changed["alpha"]["stale"] and changed["alpha"]["preflight"]
+    assert not changed["beta"]["stale"] and "preflight" not in changed["beta"]
+
+
+OUTER = """---
+- name: Decide whether outer has anything to do
+  flaskops.deploy.role_state:
+    state: query
+    path: "{work}/state"
+    prefetch:
+      - role: inner
+        vars: {{inner_value: "{{{{ outer_value }}}}-x"}}
+  register: __outer_query
+- name: Include inner as the full path does
+  ansible.builtin.include_role:
+    name: inner
+  vars:
+    inner_value: "{{{{ inner_given }}}}"
+- name: Keep the answers
+  ansible.builtin.copy:
+    content: "{{{{ {{'outer': __outer_query, 'inner': __inner_query}} | to_json }}}}"
+    dest: "{work}/out.json"
+    mode: "0600"
+  check_mode: false
+"""
+INNER = """---
+- name: Decide whether inner has anything to do
+  flaskops.deploy.role_state:
+    state: query
+    path: "{work}/state"
+  register: __inner_query
+- name: Record inner
+  flaskops.deploy.role_state:
+    state: record
+    path: "{work}/state"
+    defer: false
+  when: __inner_query.stale
+"""
+
+
+def prefetch_play(tmp_path: pathlib.Path, inner_given: str):
+    for role, tasks in (("outer", OUTER), ("inner", INNER)):
+        base = tmp_path / "roles" / role
+        for sub in ("meta", "tasks", "defaults"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
+        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
+        (base / "tasks" / "main.yml").write_text(tasks.format(work=tmp_path))
+    (tmp_path / "play.yml").write_text("---\n- hosts: localhost\n  gather_facts: false\n  roles: [outer]\n")
+    root = tmp_path / "collections"
+    (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
+    if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
+        os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                                  "-e", "inner_given=" + inner_given, str(tmp_path / "play.yml")]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+def test_an_including_role_asks_for_the_roles_it_includes_in_its_own_call(tmp_path):
+    # The include gives inner what the prefetch computed: inner takes the prefetched answer (stale, no stamp yet).
+    first = prefetch_play(tmp_path, "one-x")
+    assert first["outer"]["prefetched"] == ["inner"] and first["outer"]["stale"]
+    assert first["inner"]["stale"] and first["inner"]["prefetched"] is True
+    # Recorded: the next run's prefetched answer is fresh, and taken.
+    again = prefetch_play(tmp_path, "one-x")
+    assert not again["inner"]["stale"] and again["inner"]["prefetched"] is True
+    # The include gives inner another value than the prefetch computed: inner asks the host itself.
+    other = prefetch_play(tmp_path, "two")
+    assert other["inner"]["stale"] and "prefetched" not in other["inner"]

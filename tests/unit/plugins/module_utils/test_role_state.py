@@ -209,6 +209,18 @@ def test_preflight_answer_asks_the_host_otherwise(answer, role, stamp, wanted):
     assert rs.preflight_answer(preflight(**answer), role, stamp, wanted) is None
 
 
+def test_preflight_answer_reuses_a_fresh_answer_only_while_no_role_was_found_stale():
+    fresh = preflight(stale=False, reasons=[])
+    assert rs.preflight_answer(fresh, "nginx", STAMP, dict(WANTED), reuse_fresh=True) == {
+        "changed": False, "stale": False, "stamp": STAMP, "fingerprint": WANTED, "reasons": [], "preflight": True}
+    assert rs.preflight_answer(fresh, "nginx", STAMP, WANTED, reuse_fresh=False) is None
+    # Never for another fingerprint or stamp, and a stale answer stays stale either way.
+    assert rs.preflight_answer(fresh, "nginx", STAMP, dict(WANTED, content="other"), reuse_fresh=True) is None
+    assert rs.preflight_answer(fresh, "nginx", STAMP + ".x", WANTED, reuse_fresh=True) is None
+    assert rs.preflight_answer(preflight(), "nginx", STAMP, WANTED, reuse_fresh=True)["stale"] is True
+    assert rs.preflight_answer(preflight(stale=None), "nginx", STAMP, WANTED, reuse_fresh=True) is None
+
+
 @pytest.mark.parametrize("registered", [None, {}, {"roles": []}, {"skipped": True}, {"roles": ["x"]},
                                         dict(preflight(), failed=True), dict(preflight(), skipped=True)])
 def test_preflight_answer_without_a_preflight(registered):
@@ -254,3 +266,22 @@ def test_pending_answer_for_a_role_this_run_converged():
     assert answer["stale"] is False and answer["pending"] is True
     assert rs.pending_answer(fact, RUN, "/s/nginx.hello.json", {"content": "d"}) is None
     assert rs.pending_answer(fact, "other", "/s/nginx.hello.json", {"content": "c"}) is None
+
+
+def test_prefetched_answers_are_taken_for_the_same_run_stamp_and_fingerprint():
+    answer = {"role": "nginx", "stale": False, "reasons": [], "stamp": STAMP, "fingerprint": WANTED}
+    fact = rs.prefetch_add(None, "run1", [answer])
+    assert rs.prefetched_answer(fact, "run1", STAMP, dict(WANTED)) == {
+        "changed": False, "stale": False, "stamp": STAMP, "fingerprint": WANTED, "reasons": [], "prefetched": True}
+    assert rs.prefetched_answer(fact, "run2", STAMP, WANTED) is None  # another run (a persistent fact cache)
+    assert rs.prefetched_answer(fact, "run1", STAMP + ".x", WANTED) is None
+    assert rs.prefetched_answer(fact, "run1", STAMP, dict(WANTED, content="other")) is None
+    assert rs.prefetched_answer(None, "run1", STAMP, WANTED) is None
+    # A later prefetch of the same stamp replaces the answer; other stamps stay.
+    other = dict(answer, stamp=STAMP + ".other")
+    stale = dict(answer, stale=True, reasons=["inputs changed"])
+    fact = rs.prefetch_add(rs.prefetch_add(fact, "run1", [other]), "run1", [stale])
+    assert [a["stamp"] for a in fact["answers"]] == [STAMP + ".other", STAMP]
+    assert rs.prefetched_answer(fact, "run1", STAMP, WANTED)["stale"] is True
+    # A fact of another run is dropped.
+    assert rs.prefetch_add(fact, "run2", [])["answers"] == []
