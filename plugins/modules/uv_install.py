@@ -17,8 +17,9 @@ description:
     binary of the C(uv) Python package of the controller's interpreter, then C(uv) on the controller's C(PATH)) and
     takes the first whose C(--version) is O(version) exactly. When the controller and the host are both Linux on the
     same machine architecture (the host's C(uname), read by the module), the binary is transferred into the remote
-    temporary directory, checked against its SHA-256, run on the host (C(--version)) and only then moved into place
-    at C(<path>/bin/uv) (the directories are created)."
+    temporary directory (compressed with gzip, which halves the transfer; the compressed copy is made once per run
+    of the controller), decompressed and checked against its SHA-256, run on the host (C(--version)) and only then
+    moved into place at C(<path>/bin/uv) (the directories are created)."
   - From the package index, with pip (C(pip.conf), C(PIP_INDEX_URL)), so that a host behind a mirror gets uv from the
     mirror; C(uv==<version>) goes into a venv at O(path). The venv is made without pip (C(python -m venv --without-pip))
     and the pip wheel that the interpreter's ensurepip ships (Debian's C(python3-pip-whl), which C(python3-venv)
@@ -92,6 +93,12 @@ options:
     description:
       - Set by the action plugin, not by a task. The SHA-256 of the binary on the controller, checked against O(src).
     type: str
+  compressed:
+    description:
+      - Set by the action plugin, not by a task. Whether O(src) is the binary compressed with gzip (the action sends
+        it so, which halves the transfer); O(checksum) is the binary's, checked on the decompressed bytes.
+    type: bool
+    default: false
 notes:
   - The index install needs the package index and ensurepip's pip wheel (Debian's C(python3-venv)); a copy from the
     controller needs neither. A failure is returned as a failed task with pip's output, for the caller to stop on or
@@ -173,8 +180,10 @@ transfer:
 """
 
 import glob
+import gzip
+import hashlib
 import os
-import shutil
+import zlib
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -217,15 +226,32 @@ def holds_only_uv(path):
     return not os.path.isdir(bindir) or not set(os.listdir(bindir)) - {"uv"}
 
 
-def put_in_place(module, src, checksum, binary, version, result):
+def stage(src, staged, compressed):
+    """Copy (or decompress) the transferred binary to ``staged``; return the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+    opener = gzip.open if compressed else open
+    with opener(src, "rb") as source, open(staged, "wb") as target:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            target.write(block)
+    return digest.hexdigest()
+
+
+def put_in_place(module, src, checksum, binary, version, result, compressed=False):
     """Check the transferred binary, run it, then move it to binary in one rename."""
-    if checksum and module.sha256(src) != checksum:
-        module.fail_json(msg="the uv binary transferred to %s does not have the controller's SHA-256" % src,
-                         **failed(result))
     bindir = os.path.dirname(binary)
     os.makedirs(bindir, mode=0o755, exist_ok=True)
     staged = os.path.join(bindir, ".uv.flaskops-new")
-    shutil.copyfile(src, staged)
+    try:
+        written = stage(src, staged, compressed)
+    except (OSError, EOFError, zlib.error) as exc:
+        if os.path.exists(staged):
+            os.unlink(staged)
+        module.fail_json(msg="the uv binary transferred to %s cannot be read: %s" % (src, exc), **failed(result))
+    if checksum and written != checksum:
+        os.unlink(staged)
+        module.fail_json(msg="the uv binary transferred to %s does not have the controller's SHA-256" % src,
+                         **failed(result))
     os.chmod(staged, 0o755)
     rc, out, err = module.run_command([staged, "--version"])
     got = venv.parse_uv_version(out) if rc == 0 else ""
@@ -267,6 +293,7 @@ def main():
             controller=dict(type="dict"),
             src=dict(type="path"),
             checksum=dict(type="str"),
+            compressed=dict(type="bool", default=False),
         ),
         required_by=dict(src="checksum"),
         supports_check_mode=True,
@@ -283,7 +310,7 @@ def main():
     if params["src"]:
         result.update(source="controller", reason=(params["controller"] or {}).get("reason") or "copied")
         if previous != version:
-            put_in_place(module, params["src"], params["checksum"], binary, version, result)
+            put_in_place(module, params["src"], params["checksum"], binary, version, result, params["compressed"])
             result.update(changed=True, version=version)
         module.exit_json(**result)
 

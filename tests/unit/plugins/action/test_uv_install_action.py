@@ -96,6 +96,8 @@ def test_index_does_not_look_at_the_controller(run, tmp_path):
 def test_internal_options_are_refused(run, tmp_path):
     proc, out = run(dict(_args(tmp_path, ""), src="/tmp/uv", checksum="0"))
     assert out["failed"] and out["msg"] == "src, checksum are set by the action plugin, not by a task"
+    proc, out = run(dict(_args(tmp_path, ""), compressed=True))
+    assert out["failed"] and out["msg"] == "compressed are set by the action plugin, not by a task"
 
 
 def test_check_mode_reports_the_copy_and_transfers_nothing(run, tmp_path):
@@ -104,3 +106,17 @@ def test_check_mode_reports_the_copy_and_transfers_nothing(run, tmp_path):
     assert out["changed"] and out["source"] == "controller"
     assert out["msg"] == "uv 0.13.9 would be copied from %s on the controller" % binary
     assert not (tmp_path / "uv").exists()
+
+
+def test_the_compressed_copy_is_made_once_and_decompresses_to_the_binary(tmp_path):
+    import gzip
+    from ansible_collections.flaskops.deploy.plugins.action import uv_install as action
+    binary = tmp_path / "uv"
+    binary.write_bytes(b"\x7fELF" + os.urandom(4096) + b"\0" * 65536)
+    digest = action.sha256(str(binary))
+    packed = action.compressed_copy(str(binary), digest, str(tmp_path))
+    assert gzip.decompress(open(packed, "rb").read()) == binary.read_bytes()
+    assert os.path.getsize(packed) < binary.stat().st_size
+    made = os.stat(packed).st_mtime_ns
+    assert action.compressed_copy(str(binary), digest, str(tmp_path)) == packed
+    assert os.stat(packed).st_mtime_ns == made and sorted(os.listdir(tmp_path)) == ["uv", os.path.basename(packed)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 
 import pytest
@@ -230,3 +231,27 @@ def test_check_mode_reports_the_copy_and_changes_nothing(host):
     result = run_module(uv_install.main, dict(host.args(), controller=_controller()), check_mode=True)
     assert result["changed"] and result["transfer"] and result["source"] == "controller"
     assert not os.path.exists(host.path)
+
+
+def test_a_compressed_transfer_is_decompressed_checked_and_put_in_place(host):
+    import gzip
+    text = UV_SCRIPT.format(version="0.13.9")
+    src = host.tmp / "transferred-uv.gz"
+    src.write_bytes(gzip.compress(text.encode(), compresslevel=1))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    result = run_module(uv_install.main, dict(host.args(), controller=_controller(), src=str(src), checksum=digest,
+                                              compressed=True))
+    assert result["changed"] and result["version"] == "0.13.9"
+    with open(host.path + "/bin/uv", encoding="utf-8") as handle:
+        assert handle.read() == text
+    # The checksum is the binary's, not the compressed file's; a truncated file is refused, nothing left behind.
+    shutil.rmtree(host.path)
+    wrong = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=str(src),
+                                                     checksum=hashlib.sha256(src.read_bytes()).hexdigest(),
+                                                     compressed=True))
+    assert "does not have the controller's SHA-256" in wrong["msg"]
+    src.write_bytes(gzip.compress(text.encode())[:12])
+    broken = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=str(src),
+                                                      checksum=digest, compressed=True))
+    assert "cannot be read" in broken["msg"] and not os.path.exists(host.path + "/bin/uv")
+    assert os.listdir(host.path + "/bin") == []
