@@ -53,16 +53,21 @@ PLAY = """---
 """
 
 
-def play(tmp_path: pathlib.Path, beta_reload: str = "true", check: bool = False):
-    for role in ("alpha", "beta"):
-        base = tmp_path / "roles" / role
-        for sub in ("meta", "tasks", "handlers", "defaults"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
-        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
-        (base / "tasks" / "main.yml").write_text(RECORD.format(role=role, work=tmp_path))
-        (base / "handlers" / "main.yml").write_text(HANDLERS.format(role=role, reload=beta_reload if role == "beta" else "true"))
-    (tmp_path / "play.yml").write_text(PLAY.format(work=tmp_path))
+def _role(tmp_path: pathlib.Path, role: str, tasks: str, handlers: str | None = None) -> None:
+    """A role with one input (<role>_value: one) declared in its argument spec."""
+    base = tmp_path / "roles" / role
+    for sub in ("meta", "tasks", "handlers", "defaults"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
+    (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
+    (base / "tasks" / "main.yml").write_text(tasks)
+    if handlers is not None:
+        (base / "handlers" / "main.yml").write_text(handlers)
+
+
+def _run(tmp_path: pathlib.Path, play_text: str, *extra: str):
+    """ansible-playbook of play_text on localhost with the roles under tmp_path/roles; (process, out.json or None)."""
+    (tmp_path / "play.yml").write_text(play_text)
     root = tmp_path / "collections"
     (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
     if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
@@ -70,10 +75,23 @@ def play(tmp_path: pathlib.Path, beta_reload: str = "true", check: bool = False)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                                  str(tmp_path / "play.yml")] + (["--check"] if check else [])
+                                  str(tmp_path / "play.yml")] + list(extra)
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     out = tmp_path / "out.json"
     return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def _answers(tmp_path: pathlib.Path, play_text: str, *extra: str):
+    proc, out = _run(tmp_path, play_text, *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def play(tmp_path: pathlib.Path, beta_reload: str = "true", check: bool = False):
+    for role in ("alpha", "beta"):
+        _role(tmp_path, role, RECORD.format(role=role, work=tmp_path),
+              HANDLERS.format(role=role, reload=beta_reload if role == "beta" else "true"))
+    return _run(tmp_path, PLAY.format(work=tmp_path), *(["--check"] if check else []))
 
 
 def test_the_stamps_of_every_role_are_written_in_one_call_after_every_role_handlers(tmp_path):
@@ -113,20 +131,11 @@ QUERY_ROLE = """---
   ansible.builtin.set_fact:
     __answers: "{{{{ __answers | default({{}}) | combine({{'{role}': __{role}_query}}) }}}}"
 - name: Run the full path
+  ansible.builtin.include_tasks: full.yml
   when: __{role}_query.stale
-  block:
-    - name: Write the file of {role}
-      ansible.builtin.copy:
-        content: "{{{{ {role}_value }}}}"
-        dest: "{work}/{role}.conf"
-        mode: "0600"
-    - name: Record what {role} left on the host
-      flaskops.deploy.role_state:
-        state: record
-        path: "{work}/state"
-        files: ["{work}/{role}.conf"]
-        defer: false
 """
+# The full path: RECORD with the stamp written in place at once (no handler).
+FULL = RECORD.replace("  notify: [{role} reload, flaskops {role} state]\n", "    defer: false\n")
 # The play's preflight, in a role next to the others (outside a role, role_state finds roles in the collection).
 PREFLIGHT = """---
 - name: Find the roles whose inputs or host changed
@@ -149,26 +158,10 @@ PREFLIGHT_PLAY = """---
 
 def preflight_play(tmp_path: pathlib.Path, *extra: str):
     for role in ("alpha", "beta"):
-        base = tmp_path / "roles" / role
-        for sub in ("meta", "tasks", "defaults"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
-        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
-        (base / "tasks" / "main.yml").write_text(QUERY_ROLE.format(role=role, work=tmp_path))
-    (tmp_path / "roles" / "preflight" / "tasks").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "roles" / "preflight" / "tasks" / "main.yml").write_text(PREFLIGHT.format(work=tmp_path))
-    (tmp_path / "play.yml").write_text(PREFLIGHT_PLAY.format(work=tmp_path))
-    root = tmp_path / "collections"
-    (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
-    if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
-        os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                                  str(tmp_path / "play.yml")] + list(extra)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads((tmp_path / "out.json").read_text())
+        _role(tmp_path, role, QUERY_ROLE.format(role=role, work=tmp_path))
+        (tmp_path / "roles" / role / "tasks" / "full.yml").write_text(FULL.format(role=role, work=tmp_path))
+    _role(tmp_path, "preflight", PREFLIGHT.format(work=tmp_path))
+    return _answers(tmp_path, PREFLIGHT_PLAY.format(work=tmp_path), *extra)
 
 
 def test_the_preflight_answers_are_reused_fresh_ones_only_until_a_role_is_found_stale(tmp_path):
@@ -224,24 +217,9 @@ INNER = """---
 
 def prefetch_play(tmp_path: pathlib.Path, inner_given: str):
     for role, tasks in (("outer", OUTER), ("inner", INNER)):
-        base = tmp_path / "roles" / role
-        for sub in ("meta", "tasks", "defaults"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        (base / "meta" / "argument_specs.yml").write_text(SPEC.format(role=role))
-        (base / "defaults" / "main.yml").write_text("---\n%s_value: one\n" % role)
-        (base / "tasks" / "main.yml").write_text(tasks.format(work=tmp_path))
-    (tmp_path / "play.yml").write_text("---\n- hosts: localhost\n  gather_facts: false\n  roles: [outer]\n")
-    root = tmp_path / "collections"
-    (root / "ansible_collections" / "flaskops").mkdir(parents=True, exist_ok=True)
-    if not (root / "ansible_collections" / "flaskops" / "deploy").exists():
-        os.symlink(REPO, root / "ansible_collections" / "flaskops" / "deploy")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(root), ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    argv = _ansible_playbook() + ["-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                                  "-e", "inner_given=" + inner_given, str(tmp_path / "play.yml")]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads((tmp_path / "out.json").read_text())
+        _role(tmp_path, role, tasks.format(work=tmp_path))
+    return _answers(tmp_path, "---\n- hosts: localhost\n  gather_facts: false\n  roles: [outer]\n",
+                    "-e", "inner_given=" + inner_given)
 
 
 def test_an_including_role_asks_for_the_roles_it_includes_in_its_own_call(tmp_path):
