@@ -75,17 +75,31 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def cache_dir() -> str:
+    """The controller's cache of compressed binaries: $XDG_CACHE_HOME/flaskops/uv (~/.cache/flaskops/uv)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "flaskops", "uv")
+
+
 def compressed_copy(path: str, digest: str, directory: str | None = None) -> str:
-    """A gzip copy of the binary (the fastest level: it halves the transfer), made once per run of the controller in
-    its local temporary directory and shared by the hosts of the run."""
-    directory = directory or C.DEFAULT_LOCAL_TMP
-    target = os.path.join(directory, "uv-%s.gz" % digest[:32])
-    if not os.path.exists(target):
+    """A gzip copy of the binary (the fastest level: it halves the transfer), named by the binary's SHA-256 and made
+    once per controller in its cache (cache_dir), or in the run's local temporary directory when the cache cannot be
+    written."""
+    for place in ([directory] if directory else [cache_dir(), C.DEFAULT_LOCAL_TMP]):
+        target = os.path.join(place, "uv-%s.gz" % digest[:32])
+        if os.path.exists(target):
+            return target
         partial = "%s.%d" % (target, os.getpid())
-        with open(path, "rb") as source, gzip.open(partial, "wb", compresslevel=1) as packed:
-            shutil.copyfileobj(source, packed, 1 << 20)
-        os.replace(partial, target)
-    return target
+        try:
+            os.makedirs(place, mode=0o700, exist_ok=True)
+            with open(path, "rb") as source, gzip.open(partial, "wb", compresslevel=1) as packed:
+                shutil.copyfileobj(source, packed, 1 << 20)
+            os.replace(partial, target)
+            return target
+        except OSError:
+            if os.path.exists(partial):
+                os.unlink(partial)
+    raise OSError("no directory to write the compressed copy of %s into" % path)
 
 
 class ActionModule(ActionBase):

@@ -17,9 +17,10 @@ description:
     binary of the C(uv) Python package of the controller's interpreter, then C(uv) on the controller's C(PATH)) and
     takes the first whose C(--version) is O(version) exactly. When the controller and the host are both Linux on the
     same machine architecture (the host's C(uname), read by the module), the binary is transferred into the remote
-    temporary directory (compressed with gzip, which halves the transfer; the compressed copy is made once per run
-    of the controller), decompressed and checked against its SHA-256, run on the host (C(--version)) and only then
-    moved into place at C(<path>/bin/uv) (the directories are created)."
+    temporary directory (compressed with gzip, which halves the transfer; the compressed copy is made once per
+    controller, in C($XDG_CACHE_HOME/flaskops/uv) or C(~/.cache/flaskops/uv)), decompressed and checked against its
+    SHA-256, run on the host (C(--version)) and only then moved into place at C(<path>/bin/uv) (the directories are
+    created)."
   - From the package index, with pip (C(pip.conf), C(PIP_INDEX_URL)), so that a host behind a mirror gets uv from the
     mirror; C(uv==<version>) goes into a venv at O(path). The venv is made without pip (C(python -m venv --without-pip))
     and the pip wheel that the interpreter's ensurepip ships (Debian's C(python3-pip-whl), which C(python3-venv)

@@ -120,3 +120,19 @@ def test_the_compressed_copy_is_made_once_and_decompresses_to_the_binary(tmp_pat
     made = os.stat(packed).st_mtime_ns
     assert action.compressed_copy(str(binary), digest, str(tmp_path)) == packed
     assert os.stat(packed).st_mtime_ns == made and sorted(os.listdir(tmp_path)) == ["uv", os.path.basename(packed)]
+
+
+def test_the_compressed_copy_is_cached_on_the_controller_or_made_in_the_runs_temporary_directory(tmp_path, monkeypatch):
+    from ansible_collections.flaskops.deploy.plugins.action import uv_install as action
+    binary = tmp_path / "uv"
+    binary.write_bytes(b"\x7fELF" + b"\0" * 4096)
+    digest = action.sha256(str(binary))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    packed = action.compressed_copy(str(binary), digest)
+    assert packed == str(tmp_path / "cache" / "flaskops" / "uv" / ("uv-%s.gz" % digest[:32]))
+    assert oct(os.stat(tmp_path / "cache" / "flaskops" / "uv").st_mode & 0o777) == "0o700"
+    # A cache that cannot be written (a file where the directory would be): the run's temporary directory.
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocked"))
+    monkeypatch.setattr(action.C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run-tmp"))
+    assert action.compressed_copy(str(binary), digest) == str(tmp_path / "run-tmp" / ("uv-%s.gz" % digest[:32]))
