@@ -276,6 +276,13 @@ def uv_create(uv: str, python: str, path: str) -> list[str]:
     return [uv, "venv", "--seed", "--no-project", "--quiet", "--python", python, path]
 
 
+def offline_first(argv: t.Sequence[str]) -> list[str]:
+    """``uv venv --seed`` from uv's cache alone (``--offline``): the pip, setuptools and wheel the cache has, without
+    asking the index whether they are the newest (about 0.6 s through a proxy). The caller runs ``argv`` itself when
+    this fails (an empty cache)."""
+    return list(argv[:2]) + ["--offline"] + list(argv[2:])
+
+
 def uv_install(uv: str, path: str, args: t.Sequence[str]) -> list[str]:
     return [uv, "pip", "install", "--python", venv_python(path)] + list(args)
 

@@ -155,7 +155,9 @@ notes:
     extra CAs the host trusts for pip are trusted by uv too; C(PIP_CERT) or C(REQUESTS_CA_BUNDLE) become
     C(SSL_CERT_FILE), and C(PIP_INDEX_URL) and C(PIP_EXTRA_INDEX_URL) become uv's variables, unless uv's own are set.
     The proxy variables are read by both installers. uv does not read C(pip.conf)."
-  - "uv seeds the venv with pip (C(--seed)), so anything that calls the venv's pip keeps working."
+  - "uv seeds the venv with pip (C(--seed)), so anything that calls the venv's pip keeps working. The seed comes from
+    uv's cache when it has it (C(--offline) first, without asking the index whether pip is the newest); only an
+    empty cache asks the index."
   - "Both installers compile the bytecode of what they install (C(UV_COMPILE_BYTECODE=1) for uv, pip's default): the
     service cannot write it into a root-owned release, so each of its processes would compile every module it imports
     again."
@@ -434,6 +436,15 @@ class Builder:
             output = venv.tail(err or out)
             raise BuildFailed(f"{step} failed ({' '.join(argv)}), rc={rc}:\n{output}", cmd=argv, rc=rc, stderr=output)
 
+    def attempt(self, argv: list[str], env: dict[str, str]) -> bool:
+        """Run ``argv``; when it fails, remove what it left and return False (the caller runs another command)."""
+        rc, dummy, dummy = self.module.run_command(argv, environ_update=env)
+        if rc == 0:
+            self.ran.append(argv)
+            return True
+        self.clear()
+        return False
+
     def clear(self) -> None:
         """Remove the venv's directory, which must be a venv (pyvenv.cfg) or empty."""
         if not os.path.lexists(self.path):
@@ -624,6 +635,8 @@ def main() -> t.NoReturn:
         if action in ("create", "rebuild"):
             builder.clear()
         for step, argv in steps:
+            if step == "create" and installer == "uv" and builder.attempt(venv.offline_first(argv), env):
+                continue
             builder.run(argv, env, step)
         if params["fallback_packages"]:
             missing = venv.missing_fallbacks(params["fallback_packages"], builder.installed())

@@ -263,3 +263,8 @@ def test_the_record_names_the_venv_path_when_given() -> None:
     inputs = venv.fingerprint_inputs("/usr/bin/python3.11 3.11.2")
     assert "path" not in json.loads(venv.record(inputs, "uv"))
     assert json.loads(venv.record(inputs, "uv", "/r/.venv"))["path"] == "/r/.venv"
+
+
+def test_the_offline_seed_is_the_same_command_from_uvs_cache() -> None:
+    create = venv.uv_create("/opt/flaskops/uv/bin/uv", "/usr/bin/python3", "/srv/r/.venv")
+    assert venv.offline_first(create) == ["/opt/flaskops/uv/bin/uv", "venv", "--offline"] + create[2:]

@@ -28,6 +28,10 @@ import json, os, sys
 args = sys.argv[1:]
 with open({calls!r}, "a") as handle:
     handle.write(json.dumps({{"argv": args, "env": {{k: v for k, v in os.environ.items() if k.startswith("UV_")}}}}) + "\\n")
+if args[0] == "venv" and "--offline" in args and os.path.exists({fail!r} + "-offline"):
+    os.makedirs(args[-1], exist_ok=True)
+    sys.stderr.write("error: pip is not in the cache and --offline was given\\n")
+    sys.exit(2)
 if args[0] == "venv":
     path = args[-1]
     os.makedirs(os.path.join(path, "bin"), exist_ok=True)
@@ -100,7 +104,7 @@ def test_first_run_creates_and_installs_then_a_second_run_does_nothing(host: Hos
     assert result["installer"] == "uv"
     py = host.path + "/bin/python"
     assert host.calls() == [
-        ["venv", "--seed", "--no-project", "--quiet", "--python", sys.executable, host.path],
+        ["venv", "--offline", "--seed", "--no-project", "--quiet", "--python", sys.executable, host.path],
         ["pip", "install", "--python", py, "--requirement", host.requirements],
     ]
     assert result["commands"] == [[host.uv] + call for call in host.calls()]
@@ -367,3 +371,15 @@ def test_other_inputs_a_project_or_wheels_are_installed_not_copied(host: Host) -
     with_project = run_module(venv_build.main, host.args(path=path3, requirements=requirements3, project=host.release,
                                                          reuse_from=[host.path]))
     assert with_project["action"] == "create" and with_project["copied_from"] == ""
+
+
+def test_the_seed_comes_from_uvs_cache_first_and_from_the_index_when_the_cache_lacks_it(host: Host) -> None:
+    host.write(host.fail_file + "-offline", "")
+    result = run_module(venv_build.main, host.args())
+    assert result["action"] == "create" and result["changed"]
+    seed = ["venv", "--seed", "--no-project", "--quiet", "--python", sys.executable, host.path]
+    assert host.calls() == [seed[:1] + ["--offline"] + seed[1:], seed,
+                            ["pip", "install", "--python", host.path + "/bin/python", "--requirement", host.requirements]]
+    # What ran is what succeeded: the index seed and the install.
+    assert result["commands"] == [[host.uv] + call for call in host.calls()[1:]]
+    assert host.record() is not None
