@@ -247,6 +247,9 @@ class ActionModule(ActionBase):
                     known = known or rs.preflight_answer(preflight, role, stamp, wanted, reuse_fresh=not stale_run)
                 if known:
                     result.update(known)
+                    if prefetch and known.get("stale"):
+                        # The role runs its full path, so the roles it includes will ask: in one call, now.
+                        self._query_with(None, prefetch, task_vars, facts, run, result)
                     return self._mark_stale(result, run)
                 if prefetch:
                     return self._mark_stale(self._query_with(args, prefetch, task_vars, facts, run, result), run)
@@ -257,10 +260,10 @@ class ActionModule(ActionBase):
         return self._mark_stale(result, run) if state == "query" else result
 
     def _query_with(self, args, prefetch, task_vars, facts, run, result):
-        """The role's query and those of the roles it includes (O(prefetch)) in one remote call; their answers wait in
-        the host fact rs.PREFETCH_FACT for their own queries. A role whose fingerprint cannot be computed here is left
-        to ask the host itself."""
-        queries = [{key: args.get(key) for key in self.QUERY_KEYS}]
+        """The role's query (none when ``args`` is None: its answer is known) and those of the roles it includes
+        (O(prefetch)) in one remote call; their answers wait in the host fact rs.PREFETCH_FACT for their own queries.
+        A role whose fingerprint cannot be computed here is left to ask the host itself."""
+        queries = [] if args is None else [{key: args.get(key) for key in self.QUERY_KEYS}]
         for entry in prefetch:
             entry = entry if isinstance(entry, dict) else {"role": entry}
             try:
@@ -268,15 +271,21 @@ class ActionModule(ActionBase):
             except AnsibleError:
                 continue
             queries.append({key: one.get(key) for key in self.QUERY_KEYS})
-        answer = self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
-                                      module_args=dict(state="query", queries=queries, path=args.get("path") or STATE_DIR))
-        if answer.get("failed"):
-            result.update(answer)
+        if not queries:
             return result
-        own, others = answer["roles"][0], answer["roles"][1:]
-        result.update({key: own[key] for key in ("stale", "reasons", "stamp", "fingerprint")}, changed=False,
-                      prefetched=[other["role"] for other in others],
-                      ansible_facts={rs.PREFETCH_FACT: rs.prefetch_add(facts.get(rs.PREFETCH_FACT), run, others)})
+        path = self._task.args.get("path") or STATE_DIR
+        answer = self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
+                                      module_args=dict(state="query", queries=queries, path=path))
+        if answer.get("failed"):
+            if args is not None:
+                result.update(answer)
+            return result
+        others = answer["roles"][0 if args is None else 1:]
+        if args is not None:
+            own = answer["roles"][0]
+            result.update({key: own[key] for key in ("stale", "reasons", "stamp", "fingerprint")}, changed=False)
+        result.update(prefetched=[other["role"] for other in others], ansible_facts=dict(
+            result.get("ansible_facts") or {}, **{rs.PREFETCH_FACT: rs.prefetch_add(facts.get(rs.PREFETCH_FACT), run, others)}))
         return result
 
     @staticmethod

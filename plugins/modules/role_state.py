@@ -174,7 +174,8 @@ options:
         host when the fingerprint differs."
       - The answers stay valid because the tasks of the including role in between change only the files it owns,
         never what an included role left.
-      - Ignored when the role's own answer comes from a record of this run or from the play's preflight.
+      - When the role's own answer is known already (a record of this run, the play's preflight), the included roles
+        are asked in one call only when that answer is stale, since only then does the role include them.
     type: list
     elements: raw
     default: []

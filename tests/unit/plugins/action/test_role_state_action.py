@@ -233,3 +233,14 @@ def test_an_including_role_asks_for_the_roles_it_includes_in_its_own_call(tmp_pa
     # The include gives inner another value than the prefetch computed: inner asks the host itself.
     other = prefetch_play(tmp_path, "two")
     assert other["inner"]["stale"] and "prefetched" not in other["inner"]
+
+
+def test_a_role_the_preflight_found_stale_still_asks_for_the_roles_it_includes_in_one_call(tmp_path):
+    for role, tasks in (("outer", OUTER), ("inner", INNER)):
+        _role(tmp_path, role, tasks.format(work=tmp_path))
+    _role(tmp_path, "preflight", PREFLIGHT.replace("[alpha, beta]", "[outer]").format(work=tmp_path))
+    out = _answers(tmp_path, "---\n- hosts: localhost\n  gather_facts: false\n  roles: [preflight, outer]\n",
+                   "-e", "inner_given=one-x")
+    # outer's own answer is the preflight's (stale); inner's came in the one call outer made for it.
+    assert out["outer"]["stale"] and out["outer"]["preflight"] and out["outer"]["prefetched"] == ["inner"]
+    assert out["inner"]["stale"] and out["inner"]["prefetched"] is True
