@@ -23,6 +23,7 @@ import sysconfig
 from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source as uv_source
@@ -65,6 +66,18 @@ def find_controller_uv(explicit: str | None, wanted: str) -> dict[str, str]:
     if explicit and not seen:
         reason = "%s is not an executable file on the controller" % explicit
     return dict(binary=binary or "", reason=reason, system=platform.system(), machine=platform.machine())
+
+
+def transfer_at_once(args: dict, facts: dict, check_mode: bool) -> bool:
+    """Whether the binary goes to the host in the first call (O(probe=false)): never in check mode, nor without a
+    controller binary, nor when the play's facts name another system or machine than the controller's."""
+    controller = args.get("controller") or {}
+    if check_mode or boolean(args.get("probe", True), strict=False) or not controller.get("binary"):
+        return False
+    for fact, mine in (("system", controller.get("system")), ("machine", controller.get("machine"))):
+        if facts.get(fact) and mine and facts[fact] != mine:
+            return False
+    return True
 
 
 def sha256(path: str) -> str:
@@ -118,7 +131,11 @@ class ActionModule(ActionBase):
             return result
         if args.get("source", "auto") != "index":
             args["controller"] = find_controller_uv(args.get("controller_binary"), str(args.get("version", "")))
-        first = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        facts = (task_vars or {}).get("ansible_facts") or {}
+        if transfer_at_once(args, facts, self._task.check_mode):
+            first = dict(changed=True, transfer=True, source="controller", reason="copied without asking the host first")
+        else:
+            first = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         if first.get("failed") or not first.get("transfer"):
             result.update(first)
             return result

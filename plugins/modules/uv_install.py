@@ -100,6 +100,15 @@ options:
         it so, which halves the transfer); O(checksum) is the binary's, checked on the decompressed bytes.
     type: bool
     default: false
+  probe:
+    description:
+      - With V(false), the action plugin transfers the controller's binary in its first call to the host instead of
+        asking the host first what it has (one call fewer where uv is not there yet, such as a host's first run). A host
+        that has O(version) keeps its binary; a binary that does not run on the host fails the same way as after a probe
+        (with O(source=auto), uv then comes from the index). When the play's facts name another system or machine than
+        the controller's, or in check mode, the host is asked first all the same.
+    type: bool
+    default: true
 notes:
   - The index install needs the package index and ensurepip's pip wheel (Debian's C(python3-venv)); a copy from the
     controller needs neither. A failure is returned as a failed task with pip's output, for the caller to stop on or
@@ -295,6 +304,7 @@ def main():
             src=dict(type="path"),
             checksum=dict(type="str"),
             compressed=dict(type="bool", default=False),
+            probe=dict(type="bool", default=True),
         ),
         required_by=dict(src="checksum"),
         supports_check_mode=True,

@@ -100,6 +100,49 @@ def test_internal_options_are_refused(run, tmp_path):
     assert out["failed"] and out["msg"] == "compressed are set by the action plugin, not by a task"
 
 
+def test_without_probe_the_binary_goes_in_the_first_call_and_a_host_that_has_it_keeps_it(run, tmp_path):
+    binary = _script(tmp_path / "controller-uv", UV.format(version="0.13.9"))
+    proc, out = run(_args(tmp_path, binary, probe=False))
+    assert proc.returncode == 0 and not out.get("failed"), proc.stdout + proc.stderr
+    assert out["changed"] and out["source"] == "controller" and out["version"] == "0.13.9"
+    copied = tmp_path / "uv" / "bin" / "uv"
+    assert copied.read_text() == UV.format(version="0.13.9")
+    # The host has the version: transferred without a probe (source controller, not present), and kept as it is.
+    _script(tmp_path / "controller-uv", UV.format(version="0.13.9") + "# another build\n")
+    proc, out = run(_args(tmp_path, binary, probe=False))
+    assert not out["changed"] and out["source"] == "controller" and out["version"] == "0.13.9", proc.stdout
+    assert copied.read_text() == UV.format(version="0.13.9")
+    # With the probe (the default), the host is asked first and nothing is transferred.
+    proc, out = run(_args(tmp_path, binary))
+    assert not out["changed"] and out["source"] == "present"
+
+
+def test_without_probe_a_binary_that_does_not_run_fails_or_falls_back_the_same_way(run, tmp_path):
+    binary = _script(tmp_path / "controller-uv", UV_FOREIGN)
+    proc, out = run(_args(tmp_path, binary, source="controller", probe=False))
+    assert out["failed"] and "does not run on the host as uv 0.13.9: Exec format error" in out["msg"]
+    proc, out = run(_args(tmp_path, binary, probe=False))
+    assert out["failed"] and out["commands"][0][0] == str(tmp_path / "no-python")
+
+
+@pytest.mark.parametrize("args, facts, check_mode, expected", [
+    ({"probe": False}, {}, False, True),
+    ({"probe": False}, {"system": "Linux", "machine": "x86_64"}, False, True),
+    ({"probe": "no"}, {}, False, True),
+    ({}, {}, False, False),
+    ({"probe": True}, {}, False, False),
+    ({"probe": False}, {}, True, False),
+    ({"probe": False}, {"system": "Linux", "machine": "aarch64"}, False, False),
+    ({"probe": False}, {"system": "Darwin"}, False, False),
+    ({"probe": False, "controller": {"binary": "", "system": "Linux", "machine": "x86_64"}}, {}, False, False),
+])
+def test_the_binary_goes_at_once_only_without_probe_outside_check_mode_to_the_controllers_platform(
+        args, facts, check_mode, expected):
+    from ansible_collections.flaskops.deploy.plugins.action import uv_install as action
+    args = dict({"controller": {"binary": "/usr/bin/uv", "system": "Linux", "machine": "x86_64"}}, **args)
+    assert action.transfer_at_once(args, facts, check_mode) is expected
+
+
 def test_check_mode_reports_the_copy_and_transfers_nothing(run, tmp_path):
     binary = _script(tmp_path / "controller-uv", UV.format(version="0.13.9"))
     proc, out = run(_args(tmp_path, binary), check_mode=True)
