@@ -26,6 +26,45 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream im
 )
 
 WORKERS = ["pgrep", "--full", "^nginx: worker process"]
+WORKER_TITLE = b"nginx: worker process"
+
+
+def nginx_workers(proc: str = "/proc") -> set[str]:
+    """The process ids of nginx's workers that take new connections, read from ``proc``: their master titles them
+    "nginx: worker process", and "nginx: worker process is shutting down" once a reload tells them to finish."""
+    pids = set()
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "cmdline"), "rb") as handle:
+                title = handle.read(256)
+        except OSError:
+            continue
+        if title.rstrip(b"\0 ") == WORKER_TITLE:
+            pids.add(name)
+    return pids
+
+
+def wait_new_workers(old: t.Iterable[str], timeout: float = 2.0, interval: float = 0.01,
+                     workers: t.Callable[[], set[str]] = nginx_workers,
+                     clock: t.Callable[[], float] = time.monotonic,
+                     sleep: t.Callable[[float], None] = time.sleep) -> bool:
+    """After a graceful reload, whose command returns once nginx's master got the signal: wait until the workers that
+    take new connections are all new ones (the master has loaded the new configuration and the workers of ``old``
+    are shutting down or gone). False without ``old`` (nothing to compare with) or after ``timeout`` (the checks
+    through nginx retry in any case)."""
+    old = set(old)
+    if not old:
+        return False
+    deadline = clock() + timeout
+    while True:
+        active = workers()
+        if active and not active & old:
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(interval)
 
 
 class ModuleHost:
@@ -146,6 +185,8 @@ class ModuleHost:
                 else:
                     self._write_bytes(path, to_bytes(previous), "root", "root", 0o644)
                 raise HostError(f"{what.format(path=path)}: {(err or out).strip()}")
+        # The gate through nginx then asks the new workers at its first attempt, not after a retry's delay.
+        wait_new_workers(pids)
         return pids
 
     def wait_gone(self, pids: t.Sequence[str], timeout: float) -> bool:

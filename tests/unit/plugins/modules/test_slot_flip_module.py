@@ -89,3 +89,36 @@ def test_host_writes_files_and_links_atomically(tmp_path: t.Any) -> None:
     assert host.symlink(link, "/srv/hello/releases/2") is True and os.readlink(link) == "/srv/hello/releases/2"
     assert host.remove_file(link) is True and host.remove_file(link) is False
     assert host.wait_gone(["999999999"], 5) is True
+
+
+def test_nginx_workers_are_read_from_their_title(tmp_path: t.Any) -> None:
+    from ansible_collections.flaskops.deploy.plugins.module_utils import _flip_host
+    for pid, title in (("10", b"nginx: master process /usr/sbin/nginx\0"), ("11", b"nginx: worker process\0\0"),
+                       ("12", b"nginx: worker process"), ("13", b"/usr/bin/python3\0-m\0nginx: worker process"),
+                       ("15", b"nginx: worker process is shutting down\0\0")):
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "cmdline").write_bytes(title)
+    (tmp_path / "14").mkdir()  # a process gone between the listing and the read
+    (tmp_path / "self").mkdir()
+    assert _flip_host.nginx_workers(str(tmp_path)) == {"11", "12"}
+
+
+def test_a_switch_waits_for_a_worker_of_the_new_configuration() -> None:
+    from ansible_collections.flaskops.deploy.plugins.module_utils import _flip_host
+    now = [0.0]
+    # New workers start, then the old ones shut down (their title changes, or they are gone).
+    seen = iter([{"1", "2"}, {"1", "2", "7"}, {"2", "7"}, {"7", "8"}])
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    assert _flip_host.wait_new_workers(["1", "2"], workers=lambda: next(seen), clock=lambda: now[0], sleep=sleep)
+    assert slept == [0.01, 0.01, 0.01]
+    # No new worker within the timeout: given up (the checks through nginx retry), after about the timeout.
+    now[0], slept[:] = 0.0, []
+    assert not _flip_host.wait_new_workers(["1"], timeout=0.1, workers=lambda: {"1"}, clock=lambda: now[0], sleep=sleep)
+    assert 0.1 <= now[0] <= 0.12
+    # No worker before the reload: nothing to wait for.
+    assert not _flip_host.wait_new_workers([], workers=lambda: pytest.fail("not asked"))
