@@ -271,7 +271,8 @@ class _Run:
             host.sleep(spec["drain_grace"])
         sock = unit(spec["app_name"], slot, "socket")
         host.systemctl("stop", sock)
-        host.systemctl("disable", sock)
+        # systemd reads the enablement links again once, at the end of the flip (reload), not on each change.
+        host.systemctl("disable", "--no-reload", sock)
 
     def mark_failed(self, gate: str, health: str) -> None:
         spec = self.spec
@@ -319,11 +320,15 @@ class _Run:
                 self.switch_back(proxy.get("msg", ""))
 
         self.step("commit", lambda: self.record(self.plan["fingerprint"]), slot=slot)
-        self.step("enable", lambda: host.systemctl("enable", unit(spec["app_name"], slot, "socket")), slot=slot)
+        self.step("enable", lambda: host.systemctl("enable", "--no-reload", unit(spec["app_name"], slot, "socket")),
+                  slot=slot)
         live = self.plan["live"]
         if live:
             self.step("drain and stop", lambda: self.stop(live, pids, True), slot=live)
             self.result["stopped_slot"] = live
+        # One reload for both enablement changes (each of enable and disable would reload on its own): systemctl
+        # status shows the live slot enabled and the old one disabled.
+        self.step("reload", lambda: host.systemctl("daemon-reload"))
         return self.result
 
     def switch_back(self, failure: str) -> t.NoReturn:

@@ -63,9 +63,9 @@ class FakeHost:
             slot = args[1].split("@")[1].split(".")[0]
             self.units[slot] = "inactive"
         elif verb == "enable":
-            self.enabled.add(args[1])
+            self.enabled.add(args[-1])
         elif verb == "disable":
-            self.enabled.discard(args[1])
+            self.enabled.discard(args[-1])
 
     def ensure_directory(self, path: str, owner: str, group: str, mode: int) -> bool:
         self._call("ensure_directory", path)
@@ -211,7 +211,8 @@ def test_slot_failure_message_cuts_the_log_lines() -> None:
 def test_first_deploy_then_a_new_release() -> None:
     host = FakeHost()
     result = deploy(host, "1")
-    assert steps(result) == ["prepare", "start", "slot check", "switch", "links", "proxy check", "commit", "enable"]
+    assert steps(result) == ["prepare", "start", "slot check", "switch", "links", "proxy check", "commit", "enable",
+                             "reload"]
     assert result["slot"] == "blue" and result["old_slot"] == "" and result["stopped_slot"] == ""
     assert all(step["seconds"] == 0.25 for step in result["steps"])
     assert record(host)["active"] == "blue" and record(host)["slots"]["blue"]["fingerprint"] == "fp-1"
@@ -224,8 +225,13 @@ def test_first_deploy_then_a_new_release() -> None:
     host.calls.clear()
     result = deploy(host, "2")
     assert steps(result) == ["prepare", "start", "slot check", "switch", "links", "proxy check", "commit", "enable",
-                             "drain and stop"]
+                             "drain and stop", "reload"]
     assert (result["slot"], result["old_slot"], result["stopped_slot"]) == ("green", "blue", "blue")
+    # Enabling the new slot and disabling the old one make systemd read its units once, after both, not each time.
+    systemctl = [call[1:] for call in host.calls if call[0] == "systemctl"]
+    assert ("enable", "--no-reload", "hello@green.socket") in systemctl
+    assert ("disable", "--no-reload", "hello@blue.socket") in systemctl
+    assert systemctl[-1] == ("daemon-reload",) and systemctl.count(("daemon-reload",)) == 2  # the drop-in's, and this
     assert result["drain_pids"] == ["101", "102"]
     assert ("wait_gone", ["101", "102"], 60) in host.calls
     assert host.units == {"blue": "inactive", "green": "active"}
