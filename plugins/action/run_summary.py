@@ -45,6 +45,8 @@ class ActionModule(ActionBase):
                                           module_args=dict(args["status_args"], action="status"))
             if status.get("failed"):
                 return dict(result, failed=True, msg="reading the live slot failed: %s" % status.get("msg", ""))
+        # The check through the proxy that the same call made (status_args with proxy_check), unless the task gives one.
+        checked = {} if args["health"] else (status.get("health") or {})
         summary = _summary.summarise(
             host=host,
             operation=args["operation"],
@@ -54,7 +56,7 @@ class ActionModule(ActionBase):
             flip=args["flip"],
             builds=args["builds"],
             config=args["config"],
-            health=args["health"],
+            health=args["health"] or checked,
             url=args["url"],
             check_mode=bool(self._task.check_mode),
             version_field=args["version_field"],
@@ -63,4 +65,7 @@ class ActionModule(ActionBase):
         # What ansible.builtin.set_stats returns (aggregate, not per host): the run's custom stats carry the summary.
         result.update(changed=False, summary=summary, lines=_summary.lines(summary), stats=stats,
                       ansible_stats={"data": stats, "per_host": False, "aggregate": True})
+        if checked and not checked.get("healthy"):
+            # The site does not answer through the proxy: the run fails, as the check's own task would fail it.
+            result.update(failed=True, health=checked, msg=checked.get("msg") or "the check through the proxy failed")
         return result

@@ -267,6 +267,9 @@ options:
       - With O(action=activate), the health check through the proxy (gate 3) with an automatic switch back when it
         fails, as M(flaskops.deploy.slot_flip)'s. Without it (or its C(url)), or without nginx's upstream file, the
         gate is skipped.
+      - With O(action=status), a health check made after the state is read (in check mode too), so that one call
+        reads what is live and checks it; its result is RV(health). It never fails the task. Without its C(url),
+        nothing is checked.
     type: dict
   drain_timeout:
     description: With O(action=activate), how long to wait at most for nginx's previous workers before the old slot
@@ -716,6 +719,13 @@ finding_lines:
   type: list
   elements: str
   sample: []
+health:
+  description:
+    - The health check of O(proxy_check) with O(action=status), as M(flaskops.deploy.health_check) returns it
+      (C(healthy), C(status), C(attempts), C(msg), C(json) and the rest).
+  returned: when O(action=status) with O(proxy_check)'s C(url)
+  type: dict
+  sample: {"healthy": true, "status": 200, "attempts": 1, "msg": "http://hello.example.com/health is healthy"}
 legacy_service:
   description: The single service of earlier versions (C(<unit_dir>/<app_name>.service)) retired after a host's first
     flip (in check mode, the one a real run would retire); empty when there is none.
@@ -746,7 +756,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils._flip import (
 from ansible_collections.flaskops.deploy.plugins.module_utils import _config_host as config_host
 from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
-from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, flip_spec
+from ansible_collections.flaskops.deploy.plugins.module_utils._flip_host import ModuleHost, check_options, flip_spec
 from ansible_collections.flaskops.deploy.plugins.module_utils._nginx_upstream import upstream_path
 from ansible_collections.flaskops.deploy.plugins.module_utils._release import (
     SLOTS,
@@ -1208,6 +1218,10 @@ def main() -> t.NoReturn:
             result["plan"] = plan(state, release_dir, _fingerprint(module), params["restart"], release)
         if action == "activate":
             _do_activate(module, state, releases, result)
+        elif (params["proxy_check"] or {}).get("url"):
+            # Read-only: the end-of-run check through the proxy in the same call as the read of what is live.
+            result["health"] = ModuleHost(module, params["upstream_dir"]).health(
+                check_options(module, "proxy_check", params["proxy_check"]))
     elif action == "commit":
         _do_commit(module, state, result)
     else:

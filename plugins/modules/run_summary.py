@@ -53,6 +53,9 @@ options:
       - Without O(status), the options of M(flaskops.deploy.release) (such as C(layout) and C(link)) that read the
         status on the host; this task runs that call (with O(flaskops.deploy.release#module:action=status)) and takes
         its result as O(status). Ignored when O(status) is given.
+      - With C(proxy_check) among them, the same call checks the site through the proxy after reading the status. Its
+        result is the summary's health unless O(health) is given, and the task fails (with the check's message, and
+        the summary) when that check does not pass.
     type: dict
   plan:
     description:

@@ -8,12 +8,14 @@ same data (flaskops_summary keyed by host, set by the summary's task itself) and
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 import yaml
@@ -127,6 +129,36 @@ def test_without_status_the_task_reads_the_live_slot_on_the_host(run, tmp_path) 
     lines = json.loads(text.split("=>", 1)[1])["msg"]
     assert "1.0.0" in lines[0] and "blue" in lines[0], lines
     # Neither status nor status_args: the task says so.
-    del task["status_args"]
+    status_args = task.pop("status_args")
     with pytest.raises(AssertionError, match="one of status or status_args is required"):
         run(playbook=playbook, bin_dir=str(systemctl.parent))
+
+    # With a proxy_check, the same call checks the site (what roles/app/tasks/summary.yml passes when this run checked
+    # nothing): its health is the summary's, and a site that does not answer fails the task with the check's message.
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            body = json.dumps({"status": "ok", "version": "1.0.0"}).encode()
+            self.send_response(200 if self.path == "/health" else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % server.server_address[1]
+    try:
+        task["status_args"] = dict(status_args, proxy_check={"url": base + "/health", "retries": 0})
+        name, text = last_task(run(playbook=playbook, bin_dir=str(systemctl.parent)))
+        lines = json.loads(text.split("=>", 1)[1])["msg"]
+        assert "health:   healthy (HTTP 200 through nginx, 1 attempt)" in lines, lines
+        assert "version:  1.0.0" in lines, lines
+        task["status_args"] = dict(status_args, proxy_check={"url": base + "/down", "retries": 0})
+        with pytest.raises(AssertionError, match="/down"):
+            run(playbook=playbook, bin_dir=str(systemctl.parent))
+    finally:
+        server.shutdown()
+        server.server_close()

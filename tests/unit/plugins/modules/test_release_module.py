@@ -20,6 +20,7 @@ import yaml
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release as rel
 from ansible_collections.flaskops.deploy.plugins.modules import release
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module, run_module_failing
+from ansible_collections.flaskops.deploy.tests.unit.plugins.support import AppState, serve_tcp
 
 FAKE_SYSTEMCTL = """#!{python}
 import json, sys
@@ -149,6 +150,22 @@ def test_status_of_a_fresh_host_plans_the_first_deploy(host: Layout) -> None:
     assert result["prune"] == []
     assert host.systemctl_calls() == [["show", "--property=Id,ActiveState", "hello@blue.service",
                                        "hello@blue.socket", "hello@green.service", "hello@green.socket"]]
+
+
+def test_status_with_a_proxy_check_checks_the_site_in_the_same_call(host: Layout) -> None:
+    """The summary's one call to the host: what is live, then the site through the proxy (read-only, check mode too)."""
+    host.serve("blue")
+    host.set_units(blue="active")
+    with serve_tcp(AppState()) as base:
+        healthy = run(host.args(proxy_check={"url": base + "/healthz", "retries": 0}), check_mode=True)
+        down = run(host.args(proxy_check={"url": base + "/down", "retries": 1, "delay": 0}))
+    assert healthy["state"]["live"] == "blue" and healthy["changed"] is False
+    assert healthy["health"]["healthy"] is True and healthy["health"]["status"] == 200
+    # An unhealthy site is reported, not a failure of the read: the summary decides.
+    assert down["health"]["healthy"] is False and down["health"]["attempts"] == 2 and "/down" in down["health"]["msg"]
+    # Without a check, nothing is checked.
+    assert "health" not in run(host.args())
+    assert "health" not in run(host.args(proxy_check={}))
 
 
 def test_status_takes_the_host_layout_and_the_call_options_win(host: Layout) -> None:
