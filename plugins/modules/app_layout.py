@@ -82,93 +82,16 @@ changes:
   sample: ["group hello: create", "user hello: create", "/srv/hello: create"]
 """
 
-import grp
-import os
-import pwd
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.flaskops.deploy.plugins.module_utils import _layout as layout
-
-
-def _group_id(name: str) -> int | None:
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        return None
-
-
-def _user(name: str) -> dict[str, t.Any] | None:
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return None
-    return {"uid": entry.pw_uid, "gid": entry.pw_gid, "home": entry.pw_dir, "shell": entry.pw_shell}
-
-
-def _run(module: AnsibleModule, argv: list[str]) -> None:
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        module.fail_json(msg="%s failed: %s" % (" ".join(argv), (err or out).strip()), cmd=argv, rc=rc)
+from ansible_collections.flaskops.deploy.plugins.module_utils import _layout_host as layout_host
 
 
 def main() -> t.NoReturn:
-    module = AnsibleModule(
-        argument_spec=dict(
-            user=dict(type="str", required=True),
-            group=dict(type="str", required=True),
-            root=dict(type="path", required=True),
-            config_dir=dict(type="path", required=True),
-            shared_dirs=dict(type="list", elements="str", default=[]),
-            shell=dict(type="path", default="/usr/sbin/nologin"),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    changes: list[str] = []
-    gid = _group_id(p["group"])
-    if gid is None:
-        changes.append("group %s: create" % p["group"])
-        if not module.check_mode:
-            _run(module, [module.get_bin_path("groupadd", required=True), "--system", p["group"]])
-            gid = _group_id(p["group"])
-    user_changes = layout.user_changes(_user(p["user"]), gid, p["root"], p["shell"])
-    if user_changes == ["create"]:
-        changes.append("user %s: create" % p["user"])
-        argv = [module.get_bin_path("useradd", required=True), "--system", "--gid", p["group"], "--home-dir",
-                p["root"], "--no-create-home", "--shell", p["shell"], p["user"]]
-    elif user_changes:
-        changes.append("user %s: %s" % (p["user"], " ".join(user_changes)))
-        values = {"-g": p["group"], "-d": p["root"], "-s": p["shell"]}
-        argv = [module.get_bin_path("usermod", required=True)]
-        for option in user_changes:
-            argv += [option, values[option]]
-        argv.append(p["user"])
-    if user_changes and not module.check_mode:
-        _run(module, argv)
-    user = _user(p["user"])
-    for wanted in layout.directories(p["root"], p["config_dir"], p["shared_dirs"], p["user"], p["group"]):
-        path = wanted["path"]
-        ids = {"root": 0, p["user"]: user["uid"] if user else None}
-        wanted_ids = dict(wanted, uid=ids.get(wanted["owner"]), gid=0 if wanted["group"] == "root" else gid)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        if st is not None and not os.path.isdir(path):
-            module.fail_json(msg="%s exists and is not a directory" % path)
-        current = None if st is None else {"uid": st.st_uid, "gid": st.st_gid, "mode": st.st_mode}
-        found = layout.directory_changes(current, wanted_ids)
-        if not found:
-            continue
-        changes.append("%s: %s" % (path, ", ".join(found)))
-        if module.check_mode:
-            continue
-        if "create" in found:
-            os.makedirs(path, mode=wanted["mode"], exist_ok=True)
-        os.chown(path, wanted_ids["uid"], wanted_ids["gid"])
-        os.chmod(path, wanted["mode"])
+    module = AnsibleModule(argument_spec=layout_host.LAYOUT_OPTIONS, supports_check_mode=True)
+    changes = layout_host.ensure(module, **module.params)
     module.exit_json(changed=bool(changes), changes=changes)
 
 

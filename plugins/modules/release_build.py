@@ -149,6 +149,38 @@ options:
         description: What the link points to, relative to O(shared_dir).
         type: str
         required: true
+  create_layout:
+    description:
+      - With O(state=prepare) or O(state=unpack), first create or fix the application's system group and user and its
+        directories, as M(flaskops.deploy.app_layout) does with the same options, in the same call (RV(layout_changes)).
+      - Without it, the layout is left as it is.
+    type: dict
+    suboptions:
+      user:
+        description: The application's system user.
+        type: str
+        required: true
+      group:
+        description: The application's system group.
+        type: str
+        required: true
+      root:
+        description: The application's root directory (releases, shared files), also the user's home.
+        type: path
+        required: true
+      config_dir:
+        description: The application's configuration directory.
+        type: path
+        required: true
+      shared_dirs:
+        description: Directories under C(<root>/shared) that the application writes (data, uploads, logs).
+        type: list
+        elements: str
+        default: []
+      shell:
+        description: The user's shell.
+        type: path
+        default: /usr/sbin/nologin
   shared_dir:
     description:
       - The directory the O(links) point into, C(<app_root>/shared).
@@ -445,6 +477,13 @@ prepare:
   returned: state=prepare or state=unpack
   type: bool
   sample: true
+layout_changes:
+  description: With O(create_layout), what was (in check mode, would be) changed of the layout, one line each, as
+    M(flaskops.deploy.app_layout) returns it as RV(flaskops.deploy.app_layout#module:changes).
+  returned: state=prepare or state=unpack, with O(create_layout)
+  type: list
+  elements: str
+  sample: ["group hello: create", "user hello: create", "/srv/hello: create"]
 removed:
   description: With O(state=prepare) or O(state=unpack), whether a directory left by an interrupted build was removed.
   returned: state=prepare or state=unpack
@@ -566,6 +605,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _config_host as config_host
 from ansible_collections.flaskops.deploy.plugins.module_utils import _host_layout as host_layout
+from ansible_collections.flaskops.deploy.plugins.module_utils import _layout_host as layout_host
 from ansible_collections.flaskops.deploy.plugins.module_utils import _release_build as rb
 
 VERSION_SCRIPT = "import sys; from importlib.metadata import version; print(version(sys.argv[1]))"
@@ -578,10 +618,13 @@ def _chown_root(path: str) -> None:
 
 def prepare(module: AnsibleModule) -> dict[str, t.Any]:
     release_dir = module.params["release_dir"]
+    layout_changes = layout_host.ensure(module, **module.params["create_layout"]) if module.params["create_layout"] else None
     built = os.path.exists(os.path.join(release_dir, module.params["built_marker"]))
     complete = os.path.exists(os.path.join(release_dir, module.params["marker"]))
     plan = rb.build_plan(built, complete)
-    result: dict[str, t.Any] = dict(plan, changed=False, removed=False, release_dir=release_dir)
+    result: dict[str, t.Any] = dict(plan, changed=bool(layout_changes), removed=False, release_dir=release_dir)
+    if layout_changes is not None:
+        result["layout_changes"] = layout_changes
     if plan["build"]:
         result["changed"] = True
         result["removed"] = os.path.lexists(release_dir)
@@ -1134,6 +1177,7 @@ def main() -> t.NoReturn:
                 path=dict(type="str", required=True),
                 target=dict(type="str", required=True),
             )),
+            create_layout=dict(type="dict", options=layout_host.LAYOUT_OPTIONS),
             shared_dir=dict(type="path"),
             release=dict(type="str"),
             server=dict(type="str"),

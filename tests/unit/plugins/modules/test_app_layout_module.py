@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from ansible_collections.flaskops.deploy.plugins.module_utils import _layout_host as layout_host
 from ansible_collections.flaskops.deploy.plugins.modules import app_layout
 from ansible_collections.flaskops.deploy.tests.unit.plugins.modules.utils import run_module
 
@@ -35,10 +36,10 @@ def accounts(monkeypatch):
             options = dict(zip(argv[1:-1:2], argv[2:-1:2]))
             user.update({k: v for k, v in (("home", options.get("-d")), ("shell", options.get("-s"))) if v})
 
-    monkeypatch.setattr(app_layout, "_run", run)
-    monkeypatch.setattr(app_layout, "_group_id", db["groups"].get)
-    monkeypatch.setattr(app_layout, "_user", db["users"].get)
-    monkeypatch.setattr(app_layout.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/sbin/" + name)
+    monkeypatch.setattr(layout_host, "_run", run)
+    monkeypatch.setattr(layout_host, "_group_id", db["groups"].get)
+    monkeypatch.setattr(layout_host, "_user", db["users"].get)
+    monkeypatch.setattr(layout_host.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/sbin/" + name)
     return db
 
 

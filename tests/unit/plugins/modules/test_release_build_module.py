@@ -92,6 +92,49 @@ def test_unpack_a_packed_directory_keeps_modes_and_leaves_out_bytecode_and_hidde
     assert oct(os.stat(os.path.join(release, "run.sh")).st_mode & 0o777) == "0o750"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs root")
+def test_unpack_creates_the_layout_first_in_the_same_call(tmp_path, monkeypatch):
+    """create_layout: what flaskops.deploy.app_layout does, before the release directory is made (stand-in accounts
+    with uid and gid 0; groupadd and useradd recorded, not run)."""
+    accounts = {"groups": {}, "users": {}, "ran": []}
+
+    def run(module, argv):
+        accounts["ran"].append(os.path.basename(argv[0]))
+        if argv[0].endswith("groupadd"):
+            accounts["groups"][argv[-1]] = 0
+        else:
+            accounts["users"][argv[-1]] = {"uid": 0, "gid": 0, "home": argv[argv.index("--home-dir") + 1],
+                                           "shell": argv[argv.index("--shell") + 1]}
+
+    monkeypatch.setattr(release_build.layout_host, "_run", run)
+    monkeypatch.setattr(release_build.layout_host, "_group_id", accounts["groups"].get)
+    monkeypatch.setattr(release_build.layout_host, "_user", accounts["users"].get)
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, required=False: "/usr/sbin/" + name)
+    root = str(tmp_path / "srv/hello")
+    release = os.path.join(root, "releases/r1")
+    archive = str(tmp_path / "app.zip")
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("wsgi.py", "app = 1\n")
+    layout = {"user": "hello", "group": "hello", "root": root, "config_dir": str(tmp_path / "etc/hello"),
+              "shared_dirs": ["instance"]}
+    args = {"state": "unpack", "release_dir": release, "src": archive, "source_type": "archive", "create_layout": layout}
+    checked = run_module(release_build.main, args, check_mode=True)
+    assert checked["layout_changes"][:2] == ["group hello: create", "user hello: create"]
+    assert accounts["ran"] == [] and not os.path.exists(root)
+    result = run_module(release_build.main, args)
+    assert result["changed"] and result["files"] == 1 and accounts["ran"] == ["groupadd", "useradd"]
+    assert oct(os.stat(os.path.join(root, "shared/instance")).st_mode & 0o777) == "0o750"
+    assert oct(os.stat(str(tmp_path / "etc/hello")).st_mode & 0o777) == "0o750"
+    # Built already: the layout is still checked (and put back), the release is left alone.
+    open(os.path.join(release, ".flaskops-built"), "w").close()
+    os.chmod(str(tmp_path / "etc/hello"), 0o777)
+    again = run_module(release_build.main, args)
+    assert again["layout_changes"] == ["%s: mode" % (tmp_path / "etc/hello")] and again["changed"]
+    assert "built already" in again["msg"]
+    assert oct(os.stat(str(tmp_path / "etc/hello")).st_mode & 0o777) == "0o750"
+    assert not run_module(release_build.main, args)["changed"]
+
+
 def test_unpack_a_zip_archive(tmp_path, release):
     archive = str(tmp_path / "app.zip")
     with zipfile.ZipFile(archive, "w") as handle:
