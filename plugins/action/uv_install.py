@@ -30,7 +30,7 @@ from ansible_collections.flaskops.deploy.plugins.module_utils import _uv_source 
 from ansible_collections.flaskops.deploy.plugins.module_utils import _venv as venv
 
 MODULE = "flaskops.deploy.uv_install"
-INTERNAL = ("controller", "src", "checksum", "compressed")
+INTERNAL = ("controller", "src", "checksum", "compressed", "remove_src")
 
 
 def package_binary() -> str | None:
@@ -144,20 +144,27 @@ class ActionModule(ActionBase):
         if self._task.check_mode:
             result.update(first, msg="uv %s would be copied from %s on the controller" % (args["version"], local))
             return result
+        copied = {}
         try:
             checksum = sha256(local)
             packed = compressed_copy(local, checksum)
-            tmpdir = self._make_tmp_path()
+            # Without pipelining the module's first call made the directory already: the binary goes next to it.
+            tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
             remote = self._connection._shell.join_path(tmpdir, "uv.gz")
             self._transfer_file(packed, remote)
-            self._fixup_perms2((tmpdir, remote))
+            # The module only reads the file: a chmod only for a become to an unprivileged user (its ACLs).
+            self._fixup_perms2((tmpdir, remote), execute=self._is_become_unprivileged())
+            # The module removes the file and the directory once it has read them: no call of the action's own.
             copied = self._execute_module(module_name=MODULE, task_vars=task_vars,
-                                          module_args=dict(args, src=remote, checksum=checksum, compressed=True))
+                                          module_args=dict(args, src=remote, checksum=checksum, compressed=True,
+                                                           remove_src=True))
         except (AnsibleError, OSError) as exc:
             copied = dict(first, failed=True, changed=False, transfer=False, source="none",
                           msg="the transfer of %s to the host failed: %s" % (local, to_native(exc)))
         finally:
-            if self._connection._shell.tmpdir:
+            if copied.get("src_removed"):
+                self._connection._shell.tmpdir = None
+            elif self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
         if copied.get("failed") and args.get("source", "auto") == "auto":
             why = copied.get("msg", "")

@@ -100,6 +100,12 @@ options:
         it so, which halves the transfer); O(checksum) is the binary's, checked on the decompressed bytes.
     type: bool
     default: false
+  remove_src:
+    description:
+      - Set by the action plugin, not by a task. Remove O(src) once it is read, and its directory (the action's
+        temporary directory) when that holds nothing else, so that the action needs no call of its own to clean up.
+    type: bool
+    default: false
   probe:
     description:
       - With V(false), the action plugin transfers the controller's binary in its first call to the host instead of
@@ -187,6 +193,13 @@ transfer:
   returned: always
   type: bool
   sample: false
+src_removed:
+  description:
+    - Whether the transferred file and its temporary directory are gone (with O(remove_src), which the action plugin
+      sets). When false, the action plugin removes the directory itself.
+  returned: when the binary was transferred
+  type: bool
+  sample: true
 """
 
 import glob
@@ -272,6 +285,18 @@ def put_in_place(module, src, checksum, binary, version, result, compressed=Fals
     os.replace(staged, binary)
 
 
+def discard(src):
+    """Remove the transferred file, then its directory when that holds nothing else; True when both are gone."""
+    for remove, path in ((os.unlink, src), (os.rmdir, os.path.dirname(src))):
+        try:
+            remove(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True
+
+
 def install_from_index(module, path, version, python, result):
     if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "pyvenv.cfg")) \
             and not holds_only_uv(path):
@@ -304,6 +329,7 @@ def main():
             src=dict(type="path"),
             checksum=dict(type="str"),
             compressed=dict(type="bool", default=False),
+            remove_src=dict(type="bool", default=False),
             probe=dict(type="bool", default=True),
         ),
         required_by=dict(src="checksum"),
@@ -320,9 +346,13 @@ def main():
 
     if params["src"]:
         result.update(source="controller", reason=(params["controller"] or {}).get("reason") or "copied")
-        if previous != version:
-            put_in_place(module, params["src"], params["checksum"], binary, version, result, params["compressed"])
-            result.update(changed=True, version=version)
+        try:
+            if previous != version:
+                put_in_place(module, params["src"], params["checksum"], binary, version, result, params["compressed"])
+                result.update(changed=True, version=version)
+        finally:
+            if params["remove_src"]:
+                result["src_removed"] = discard(params["src"])
         module.exit_json(**result)
 
     controller = params["controller"] or {}

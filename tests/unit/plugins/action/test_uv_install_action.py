@@ -9,6 +9,7 @@ nothing (the module's steps: modules/test_uv_install_module.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -51,6 +52,21 @@ def test_the_controllers_binary_is_copied_and_not_transferred_again(run, tmp_pat
     proc, out = run(_args(tmp_path, binary))
     assert not out["changed"] and out["source"] == "present", proc.stdout
     assert copied.read_text() == UV.format(version="0.13.9")
+
+
+def test_the_transfer_cleans_up_in_the_modules_call_without_a_call_of_its_own(run, tmp_path):
+    binary = _script(tmp_path / "controller-uv", UV.format(version="0.13.9"))
+    for pipelining, removed in (("1", True), ("0", False)):
+        # Without pipelining the module itself lies in the directory: the module leaves it, the action removes it.
+        remote_tmp = tmp_path / ("remote-tmp-" + pipelining)
+        shutil.rmtree(str(tmp_path / "uv"), ignore_errors=True)
+        proc, out = run(_args(tmp_path, binary), env={"ANSIBLE_REMOTE_TMP": str(remote_tmp), "ANSIBLE_VERBOSITY": "3",
+                                                      "ANSIBLE_PIPELINING": pipelining})
+        assert proc.returncode == 0 and out["changed"] and out["src_removed"] is removed, proc.stdout + proc.stderr
+        task = proc.stdout.split("TASK [flaskops.deploy.uv_install]", 1)[1].split("TASK [ansible.builtin.copy]", 1)[0]
+        # Pipelined: the directory is made, the file transferred, the module called: no chmod, no rm of their own.
+        assert "mkdir" in task and ("rm -f -r" in task) is not removed and ("chmod" in task) is not removed
+        assert not [p for p in remote_tmp.iterdir() if p.name.startswith("ansible-tmp-")]
 
 
 def test_another_version_on_the_controller_fails_with_source_controller(run, tmp_path):

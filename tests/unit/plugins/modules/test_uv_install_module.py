@@ -190,6 +190,32 @@ def test_the_transferred_binary_is_put_in_place_after_it_ran(host):
     assert host.calls() == []  # no interpreter, no pip
 
 
+def test_the_transferred_file_and_its_directory_are_removed_once_read_even_when_refused(host):
+    os.makedirs(str(host.tmp / "ansible-tmp-1"))
+    text = UV_SCRIPT.format(version="0.13.9")
+    src = host.tmp / "ansible-tmp-1" / "uv"
+    src.write_text(text)
+    result = run_module(uv_install.main, dict(host.args(), controller=_controller(), src=str(src),
+                                              checksum=hashlib.sha256(text.encode()).hexdigest(), remove_src=True))
+    assert result["changed"] and result["src_removed"] and not os.path.exists(str(host.tmp / "ansible-tmp-1"))
+    # Refused: the file is gone all the same; a directory that holds anything else stays (the action removes it).
+    shutil.rmtree(host.path)
+    os.makedirs(str(host.tmp / "ansible-tmp-2"))
+    src = host.tmp / "ansible-tmp-2" / "uv"
+    src.write_text(text)
+    (host.tmp / "ansible-tmp-2" / "other").write_text("")
+    result = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=str(src),
+                                                      checksum="0" * 64, remove_src=True))
+    assert "does not have the controller's SHA-256" in result["msg"]
+    assert os.listdir(str(host.tmp / "ansible-tmp-2")) == ["other"]
+    assert uv_install.discard(str(host.tmp / "ansible-tmp-2" / "uv")) is False
+    # Without remove_src (a task of an older action), the file stays where the action put it.
+    src.write_text(text)
+    result = run_module(uv_install.main, dict(host.args(), controller=_controller(), src=str(src),
+                                              checksum=hashlib.sha256(text.encode()).hexdigest()))
+    assert "src_removed" not in result and src.exists()
+
+
 def test_a_transferred_binary_with_another_checksum_is_refused(host):
     src, dummy = _transferred(host, UV_SCRIPT.format(version="0.13.9"))
     result = run_module_failing(uv_install.main, dict(host.args(), controller=_controller(), src=src, checksum="0" * 64))
