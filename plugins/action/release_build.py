@@ -89,10 +89,12 @@ class ActionModule(ActionBase):
                 return result
             if local is None:
                 local, local_tmp = self._archive_of(source_type, source)
-            tmpdir = self._make_tmp_path()
+            # Without pipelining the plan's call made the directory already: the archive goes next to its module.
+            tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
             remote = self._connection._shell.join_path(tmpdir, "source.archive")
             self._transfer_file(local, remote)
-            self._fixup_perms2((tmpdir, remote))
+            # The module only reads the archive: a chmod only for a become to an unprivileged user (its ACLs).
+            self._fixup_perms2((tmpdir, remote), execute=self._is_become_unprivileged())
             args["src"] = remote
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             result["removed"] = plan.get("removed", False)

@@ -114,6 +114,26 @@ def test_a_small_source_goes_inside_the_arguments_a_big_one_as_a_file(run, sourc
     assert os.path.getsize(os.path.join(big, "data.bin")) == 5 << 20
 
 
+def test_a_transferred_source_leaves_no_temporary_directory_and_needs_no_chmod(run, tmp_path):
+    big_source = tmp_path / "big"
+    big_source.mkdir()
+    (big_source / "wsgi.py").write_text("app = None\n")
+    (big_source / "data.bin").write_bytes(os.urandom(5 << 20))
+    for pipelining in ("1", "0"):
+        remote_tmp = tmp_path / ("remote-tmp-" + pipelining)
+        release = str(tmp_path / "releases" / ("p" + pipelining))
+        os.makedirs(release)
+        proc, out = run({"state": "unpack", "release_dir": release, "src": str(big_source)},
+                        env={"ANSIBLE_REMOTE_TMP": str(remote_tmp), "ANSIBLE_VERBOSITY": "3",
+                             "ANSIBLE_PIPELINING": pipelining})
+        assert proc.returncode == 0 and not out.get("failed"), proc.stdout[-3000:]
+        assert transferred(proc.stdout) and os.path.getsize(os.path.join(release, "data.bin")) == 5 << 20
+        # Without pipelining the plan's call made a directory: the archive went into it, and none is left behind.
+        assert not [p for p in remote_tmp.iterdir() if p.name.startswith("ansible-tmp-")], pipelining
+        task = proc.stdout.split("TASK [flaskops.deploy.release_build]", 1)[1].split("TASK [ansible.builtin.copy]", 1)[0]
+        assert (task.count("umask 77") == 1) and (("chmod" in task) is (pipelining == "0")), task[-3000:]
+
+
 def test_the_source_type_of_the_layout_is_the_one_unpacked(run, source, tmp_path):
     """The app role gives source_type in its layout: an archive named there is unpacked as an archive (the action
     plugin decides on the value the module sees)."""
