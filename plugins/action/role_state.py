@@ -262,28 +262,37 @@ class ActionModule(ActionBase):
     def _query_with(self, args, prefetch, task_vars, facts, run, result):
         """The role's query (none when ``args`` is None: its answer is known) and those of the roles it includes
         (O(prefetch)) in one remote call; their answers wait in the host fact rs.PREFETCH_FACT for their own queries.
-        A role whose fingerprint cannot be computed here is left to ask the host itself."""
+        A role whose fingerprint cannot be computed here is left to ask the host itself. A stamp the play's preflight
+        did not find is answered here, without a call (rs.absent_answer): on a fresh host no call is made."""
+        path = self._task.args.get("path") or STATE_DIR
+        preflight = task_vars.get("__flaskops_preflight_states")
         queries = [] if args is None else [{key: args.get(key) for key in self.QUERY_KEYS}]
+        others = []
         for entry in prefetch:
             entry = entry if isinstance(entry, dict) else {"role": entry}
             try:
                 one = self._wanted({"role": entry.get("role")}, task_vars, entry.get("vars") or {})
-            except AnsibleError:
+                stamp = os.path.join(path, rs.stamp_name(one["role"], one.get("scope") or ""))
+            except (AnsibleError, ValueError):
                 continue
-            queries.append({key: one.get(key) for key in self.QUERY_KEYS})
-        if not queries:
-            return result
-        path = self._task.args.get("path") or STATE_DIR
-        answer = self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
-                                      module_args=dict(state="query", queries=queries, path=path))
-        if answer.get("failed"):
+            known = rs.absent_answer(preflight, one["role"], stamp, one["fingerprint"], bool(one.get("force")))
+            if known:
+                others.append(known)
+            else:
+                queries.append({key: one.get(key) for key in self.QUERY_KEYS})
+        if queries:
+            answer = self._execute_module(module_name="flaskops.deploy.role_state", task_vars=task_vars,
+                                          module_args=dict(state="query", queries=queries, path=path))
+            if answer.get("failed"):
+                if args is not None:
+                    result.update(answer)
+                return result
+            others += answer["roles"][0 if args is None else 1:]
             if args is not None:
-                result.update(answer)
+                own = answer["roles"][0]
+                result.update({key: own[key] for key in ("stale", "reasons", "stamp", "fingerprint")}, changed=False)
+        if not others:
             return result
-        others = answer["roles"][0 if args is None else 1:]
-        if args is not None:
-            own = answer["roles"][0]
-            result.update({key: own[key] for key in ("stale", "reasons", "stamp", "fingerprint")}, changed=False)
         result.update(prefetched=[other["role"] for other in others], ansible_facts=dict(
             result.get("ansible_facts") or {}, **{rs.PREFETCH_FACT: rs.prefetch_add(facts.get(rs.PREFETCH_FACT), run, others)}))
         return result

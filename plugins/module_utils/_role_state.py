@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 STAMP_FORMAT = 1
@@ -236,6 +237,26 @@ def preflight_answer(preflight, role, stamp, wanted, reuse_fresh=False):
                     "preflight": True}
         return None
     return None
+
+
+def absent_answer(preflight, role, stamp, wanted, force=False):
+    """The answer for a stamp the play's preflight did not find on the host, or None to ask the host.
+
+    ``preflight`` is the preflight's registered result: ``stamp_dir`` and ``present_stamps``, the names of the files
+    in that directory when it asked. A stamp of that directory that is not among them is missing, so the role is
+    stale (:func:`reasons` without a stamp). Only a full run writes a stamp (at a handler flush), so a stamp written
+    since could only make this answer stale where the host would say fresh: the role then runs in full, never less.
+    """
+    if not isinstance(preflight, dict) or preflight.get("failed") or preflight.get("skipped"):
+        return None
+    present = preflight.get("present_stamps")
+    directory = preflight.get("stamp_dir")
+    if not isinstance(present, list) or not isinstance(directory, str) or not directory:
+        return None
+    if os.path.dirname(stamp) != directory.rstrip("/") or os.path.basename(stamp) in present:
+        return None
+    return {"role": role, "stale": True, "reasons": reasons(None, wanted, force=force), "stamp": stamp,
+            "fingerprint": wanted}
 
 
 # Answers a role's query got in the same remote call for the roles it includes (their own queries then make none):

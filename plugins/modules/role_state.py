@@ -176,6 +176,10 @@ options:
         never what an included role left.
       - When the role's own answer is known already (a record of this run, the play's preflight), the included roles
         are asked in one call only when that answer is stale, since only then does the role include them.
+      - An included role whose stamp the play's preflight did not find in the state directory (RV(present_stamps))
+        is stale without asking (no stamp, as on a host's first run), so on a fresh host the call is left out
+        altogether. Only a full run writes a stamp, at a handler flush, so such an answer can only say stale where
+        the host would say fresh, never the other way.
     type: list
     elements: raw
     default: []
@@ -322,6 +326,19 @@ preflight:
   returned: when the preflight's answer was reused
   type: bool
   sample: true
+stamp_dir:
+  description: The state directory the stamps of O(query_roles) were looked for in (O(path)).
+  returned: when O(query_roles) is given
+  type: str
+  sample: /var/lib/flaskops/state
+present_stamps:
+  description:
+    - The names of the files in RV(stamp_dir) when O(query_roles) were asked (empty when it does not exist). A role's
+      query inside the play takes a stamp missing from it as stale without a remote call.
+  returned: when O(query_roles) is given
+  type: list
+  elements: str
+  sample: [app.json, nginx.json]
 roles:
   description: The answer for each of O(query_roles), in their order.
   returned: when O(query_roles) is given
@@ -543,7 +560,10 @@ def main():
         for query in params["queries"]:
             answers.append(dict(role=query["role"], **_query(module, query["role"], query.get("scope") or "",
                                                              query["fingerprint"], bool(query.get("force")))))
-        result.update(stale=any(a["stale"] for a in answers), roles=answers)
+        directory = params["path"]
+        present = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        result.update(stale=any(a["stale"] for a in answers), roles=answers, stamp_dir=directory,
+                      present_stamps=present)
         module.exit_json(**result)
     if state == "query" and (not role or params["fingerprint"] is None):
         module.fail_json(msg="state=query needs role and fingerprint (or queries)")

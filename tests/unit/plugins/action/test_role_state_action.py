@@ -244,3 +244,29 @@ def test_a_role_the_preflight_found_stale_still_asks_for_the_roles_it_includes_i
     # outer's own answer is the preflight's (stale); inner's came in the one call outer made for it.
     assert out["outer"]["stale"] and out["outer"]["preflight"] and out["outer"]["prefetched"] == ["inner"]
     assert out["inner"]["stale"] and out["inner"]["prefetched"] is True
+
+
+def _host_commands(output: str, task: str) -> list[str]:
+    """The commands run on the host (-vvv prints each EXEC) by the task of that name."""
+    section = output.split("TASK [%s]" % task, 1)[1].split("\nTASK [", 1)[0]
+    return [line for line in section.splitlines() if " EXEC " in line]
+
+
+def test_a_stamp_the_preflight_did_not_find_is_stale_without_a_call(tmp_path):
+    """On a host's first run the preflight found no stamp: the roles outer includes are stale without a call. Once
+    inner has a stamp, outer (stale: it records none) asks the host for inner in one call, and inner is fresh."""
+    for role, tasks in (("outer", OUTER), ("inner", INNER)):
+        _role(tmp_path, role, tasks.format(work=tmp_path))
+    _role(tmp_path, "preflight", PREFLIGHT.replace("[alpha, beta]", "[outer]").format(work=tmp_path))
+    text = "---\n- hosts: localhost\n  gather_facts: false\n  roles: [preflight, outer]\n"
+    task = "outer : Decide whether outer has anything to do"
+    proc, out = _run(tmp_path, text, "-e", "inner_given=one-x", "-vvv")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert out["outer"]["preflight"] and out["outer"]["prefetched"] == ["inner"]
+    assert out["inner"]["stale"] and out["inner"]["prefetched"] is True
+    assert out["inner"]["reasons"] == ["no stamp (first run, or the last full run did not finish)"]
+    assert _host_commands(proc.stdout, task) == []
+    proc, out = _run(tmp_path, text, "-e", "inner_given=one-x", "-vvv")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert out["outer"]["stale"] and not out["inner"]["stale"] and out["inner"]["prefetched"] is True
+    assert _host_commands(proc.stdout, task)

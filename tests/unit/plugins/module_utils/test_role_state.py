@@ -285,3 +285,26 @@ def test_prefetched_answers_are_taken_for_the_same_run_stamp_and_fingerprint():
     assert rs.prefetched_answer(fact, "run1", STAMP, WANTED)["stale"] is True
     # A fact of another run is dropped.
     assert rs.prefetch_add(fact, "run2", [])["answers"] == []
+
+
+def test_absent_answer_is_stale_for_a_stamp_the_preflight_did_not_find():
+    preflight = {"stamp_dir": "/var/lib/flaskops/state", "present_stamps": ["nginx.json"], "roles": []}
+    answer = rs.absent_answer(preflight, "systemd", "/var/lib/flaskops/state/systemd.json", {"inputs": "x"})
+    assert answer == {"role": "systemd", "stale": True, "reasons": rs.reasons(None, {"inputs": "x"}),
+                      "stamp": "/var/lib/flaskops/state/systemd.json", "fingerprint": {"inputs": "x"}}
+    forced = rs.absent_answer(preflight, "systemd", "/var/lib/flaskops/state/systemd.json", {}, force=True)
+    assert forced["reasons"] == rs.reasons(None, {}, force=True) and len(forced["reasons"]) == 2
+
+
+@pytest.mark.parametrize("preflight, stamp", [
+    ({"stamp_dir": "/var/lib/flaskops/state", "present_stamps": ["nginx.json"]}, "/var/lib/flaskops/state/nginx.json"),
+    ({"stamp_dir": "/var/lib/flaskops/state", "present_stamps": []}, "/srv/other/state/nginx.json"),
+    ({"stamp_dir": "/var/lib/flaskops/state/", "present_stamps": ["nginx.json"]}, "/var/lib/flaskops/state/nginx.json"),
+    ({"present_stamps": []}, "/var/lib/flaskops/state/nginx.json"),
+    ({"stamp_dir": "/var/lib/flaskops/state"}, "/var/lib/flaskops/state/nginx.json"),
+    ({"stamp_dir": "/var/lib/flaskops/state", "present_stamps": [], "failed": True}, "/var/lib/flaskops/state/x.json"),
+    ({"stamp_dir": "/var/lib/flaskops/state", "present_stamps": [], "skipped": True}, "/var/lib/flaskops/state/x.json"),
+    (None, "/var/lib/flaskops/state/nginx.json"),
+])
+def test_absent_answer_asks_the_host_otherwise(preflight, stamp):
+    assert rs.absent_answer(preflight, "nginx", stamp, {}) is None

@@ -125,6 +125,11 @@ def test_queries_answer_each_role_in_one_call(host):
         ("app", True, os.path.join(host["dir"], "app.json")),
         ("nginx", True, os.path.join(host["dir"], "nginx.hello.json"))]
     assert result["roles"][0]["reasons"] == [] and result["roles"][1]["fingerprint"] == other
+    # The files of the state directory come with the answers (the roles' later queries take a missing one as stale).
+    assert result["stamp_dir"] == host["dir"] and result["present_stamps"] == ["nginx.hello.json"]
+    missing = run_module(role_state.main, {"state": "query", "path": os.path.join(host["dir"], "none"), "queries": [
+        {"role": "app", "scope": "", "fingerprint": other, "force": False}]})
+    assert missing["present_stamps"] == [] and missing["roles"][0]["stale"] is True
 
 
 def test_a_query_needs_a_role_and_a_fingerprint(host):
